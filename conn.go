@@ -1,0 +1,435 @@
+package sio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Reason says why a connection or a socket ended. The values are the ones
+// the Node.js reference server gives, plus a few of sio's own.
+type Reason string
+
+// Reasons for the end of a connection or a socket.
+const (
+	// ReasonTransportClose: the client closed the connection, or it went
+	// away (a closed WebSocket, an aborted long-polling request).
+	ReasonTransportClose Reason = "transport close"
+	// ReasonTransportError: the connection failed, or the client broke the
+	// transport's rules (an oversized payload, overlapping requests).
+	ReasonTransportError Reason = "transport error"
+	// ReasonPingTimeout: the client did not answer a ping in time.
+	ReasonPingTimeout Reason = "ping timeout"
+	// ReasonParseError: the client sent a packet that does not decode.
+	ReasonParseError Reason = "parse error"
+	// ReasonForcedClose: the server closed the connection.
+	ReasonForcedClose Reason = "forced close"
+	// ReasonServerShutdown: the server is shutting down.
+	ReasonServerShutdown Reason = "server shutting down"
+	// ReasonServerNamespaceDisconnect: the server disconnected the socket.
+	ReasonServerNamespaceDisconnect Reason = "server namespace disconnect"
+	// ReasonClientNamespaceDisconnect: the client disconnected the socket.
+	ReasonClientNamespaceDisconnect Reason = "client namespace disconnect"
+	// ReasonSlowClient: the client read too slowly and its send queue
+	// reached the limit set by [WithSendQueueLimit]. (sio only.)
+	ReasonSlowClient Reason = "slow client"
+	// ReasonHandlerPanic: an application handler panicked while handling
+	// this client's input; the panic was recovered and logged. (sio only.)
+	ReasonHandlerPanic Reason = "handler panic"
+)
+
+// ErrClosed is returned when sending on a connection or socket that has
+// ended. It wraps [net.ErrClosed].
+var ErrClosed = fmt.Errorf("sio: connection closed: %w", net.ErrClosed)
+
+// Message is one Engine.IO message: text (UTF-8) or binary.
+type Message struct {
+	Data   []byte
+	Binary bool
+}
+
+// queueOverhead is what each queued packet counts for beyond its data, so
+// that a flood of empty packets is bounded too.
+const queueOverhead = 16
+
+type connState uint8
+
+const (
+	stateOpen    connState = iota
+	stateClosing           // a close packet is queued, waiting to be written
+	stateClosed
+)
+
+type upgradeState uint8
+
+const (
+	upgradeNone    upgradeState = iota
+	upgradeStarted              // a WebSocket is open beside the polling session
+	upgradeProbed               // the probe was answered: release pending polls
+)
+
+// Conn is one Engine.IO session: one client, over long-polling, WebSocket,
+// or long-polling upgraded to WebSocket.
+//
+// Its methods are safe to call from any goroutine. Messages from the client
+// are handed to the [Conn.OnMessage] handler one at a time, in the order the
+// client sent them.
+type Conn struct {
+	e         *Engine
+	id        string
+	handshake Handshake
+	log       *slog.Logger
+	ctx       context.Context
+	cancel    context.CancelFunc
+	done      chan struct{} // closed when the session has ended
+
+	recvMu sync.Mutex // serialises dispatch across transports
+
+	mu           sync.Mutex
+	onMessage    func(Message)
+	onClose      func(Reason)
+	dispatching  bool // the message handler is running
+	closePending bool // the close handler waits for it to return
+	state       connState
+	reason      Reason
+	transport   Transport
+	upgrade     upgradeState
+	queue       []packet
+	spare       []packet // the other half of a double buffer
+	queuedBytes int
+	polling     bool // a long-polling GET is waiting
+	posting     bool // a long-polling POST is being read
+	ws          *websocket.Conn
+	awaitPong   bool
+	pingTimer   *time.Timer
+	pongTimer   *time.Timer
+	closeTimer  *time.Timer
+
+	pollWake  chan struct{} // wakes a waiting long-polling GET
+	writeWake chan struct{} // wakes the WebSocket writer
+}
+
+func (e *Engine) newConn(id string, r *http.Request, t Transport) *Conn {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	return &Conn{
+		e:         e,
+		id:        id,
+		handshake: newHandshake(r),
+		log:       e.cfg.logger.With("sid", id),
+		ctx:       ctx,
+		cancel:    cancel,
+		done:      make(chan struct{}),
+		transport: t,
+		pollWake:  make(chan struct{}, 1),
+		writeWake: make(chan struct{}, 1),
+	}
+}
+
+// ID returns the session id: 20 URL-safe characters from crypto/rand.
+func (c *Conn) ID() string { return c.id }
+
+// Handshake returns what the handshake request carried.
+func (c *Conn) Handshake() Handshake { return c.handshake }
+
+// Context returns a context that carries the values of the handshake
+// request's context and is cancelled when the connection ends.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// Transport returns the transport in use now.
+func (c *Conn) Transport() Transport {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.transport
+}
+
+// OnMessage sets the function that receives the client's messages. Calls
+// never overlap, and come in the order the client sent the messages. The
+// message's Data belongs to the function. A panic in it is recovered,
+// logged, and closes the connection with [ReasonHandlerPanic].
+func (c *Conn) OnMessage(f func(Message)) {
+	c.mu.Lock()
+	c.onMessage = f
+	c.mu.Unlock()
+}
+
+// OnClose sets the function called once when the connection ends, with the
+// reason. It never overlaps a call of the message handler: if the
+// connection ends while one runs, it is called when that one returns.
+func (c *Conn) OnClose(f func(Reason)) {
+	c.mu.Lock()
+	c.onClose = f
+	c.mu.Unlock()
+}
+
+// Send queues m for the client and returns at once; it never waits for the
+// network. Messages reach the client in the order of the Send calls. The
+// connection keeps m.Data until it is written: do not change it afterwards.
+// Send returns [ErrClosed] once the connection has ended, and closes the
+// connection with [ReasonSlowClient] when its send queue is full.
+func (c *Conn) Send(m Message) error {
+	return c.send(packet{typ: packetMessage, data: m.Data, binary: m.Binary}, false)
+}
+
+// sendVolatile is Send for a message that may be dropped when the queue is
+// full.
+func (c *Conn) sendVolatile(m Message) error {
+	return c.send(packet{typ: packetMessage, data: m.Data, binary: m.Binary}, true)
+}
+
+var errQueueFull = errors.New("sio: send queue full")
+
+func (c *Conn) send(p packet, volatile bool) error {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	size := len(p.data) + queueOverhead
+	if c.queuedBytes+size > c.e.cfg.sendQueueLimit {
+		c.mu.Unlock()
+		if volatile {
+			return errQueueFull
+		}
+		c.closeWith(ReasonSlowClient, false)
+		return errQueueFull
+	}
+	c.enqueueLocked(p)
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *Conn) enqueueLocked(p packet) {
+	c.queue = append(c.queue, p)
+	c.queuedBytes += len(p.data) + queueOverhead
+	c.wakeLocked()
+}
+
+// wakeLocked wakes whoever drains the queue on the current transport.
+func (c *Conn) wakeLocked() {
+	ch := c.pollWake
+	if c.transport == TransportWebSocket {
+		ch = c.writeWake
+	}
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// takeLocked removes and returns everything queued. The returned slice is
+// valid until the next call.
+func (c *Conn) takeLocked() []packet {
+	batch := c.queue
+	clear(c.spare)
+	c.queue, c.spare = c.spare[:0], batch
+	c.queuedBytes = 0
+	return batch
+}
+
+// Close closes the connection at once, without telling the client, which
+// sees its transport close and, if it is a Socket.IO client, reconnects.
+// The close handler gets [ReasonForcedClose]. Close may be called any
+// number of times.
+func (c *Conn) Close() error {
+	c.closeWith(ReasonForcedClose, false)
+	return nil
+}
+
+// closeGracefully sends the client a close packet after everything already
+// queued, then ends the connection.
+func (c *Conn) closeGracefully(reason Reason) {
+	c.closeWith(reason, true)
+}
+
+// closeWith ends the connection. With notify, the client is sent a close
+// packet after what is queued, and the session lingers until it has been
+// written (on long-polling, at most a ping timeout for the next GET).
+func (c *Conn) closeWith(reason Reason, notify bool) {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return
+	}
+	c.reason = reason
+	c.stopTimersLocked()
+	if notify {
+		c.state = stateClosing
+		c.queue = append(c.queue, packet{typ: packetClose})
+		c.wakeLocked()
+		c.closeTimer = time.AfterFunc(c.e.cfg.pingTimeout, c.finish)
+		c.mu.Unlock()
+	} else {
+		c.mu.Unlock()
+		c.finish()
+	}
+	c.log.Debug("engine.io session closing", "reason", string(reason))
+	c.mu.Lock()
+	if c.dispatching {
+		c.closePending = true
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.fireClose()
+}
+
+// fireClose calls the close handler, once.
+func (c *Conn) fireClose() {
+	c.mu.Lock()
+	f := c.onClose
+	c.onClose, c.onMessage = nil, nil
+	reason := c.reason
+	c.mu.Unlock()
+	if f != nil {
+		f(reason)
+	}
+}
+
+// finish ends the session for good: the WebSocket, if any, is closed, a
+// waiting GET is released, and the engine forgets the session.
+func (c *Conn) finish() {
+	c.mu.Lock()
+	if c.state == stateClosed {
+		c.mu.Unlock()
+		return
+	}
+	c.state = stateClosed
+	c.stopTimersLocked()
+	if c.closeTimer != nil {
+		c.closeTimer.Stop()
+	}
+	c.queue, c.spare, c.queuedBytes = nil, nil, 0
+	ws := c.ws
+	c.mu.Unlock()
+	close(c.done)
+	c.cancel()
+	if ws != nil {
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""),
+			time.Now().Add(time.Second))
+		ws.Close()
+	}
+	c.e.remove(c)
+}
+
+func (c *Conn) stopTimersLocked() {
+	if c.pingTimer != nil {
+		c.pingTimer.Stop()
+	}
+	if c.pongTimer != nil {
+		c.pongTimer.Stop()
+	}
+}
+
+// startHeartbeat arms the ping timer. The server pings every ping interval
+// and gives the client a ping timeout to answer; the next ping is scheduled
+// when the pong arrives.
+func (c *Conn) startHeartbeat() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pingTimer = time.AfterFunc(c.e.cfg.pingInterval, c.ping)
+	c.pongTimer = time.AfterFunc(time.Hour, c.pongTimeout)
+	c.pongTimer.Stop()
+}
+
+func (c *Conn) ping() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != stateOpen {
+		return
+	}
+	c.enqueueLocked(packet{typ: packetPing})
+	c.awaitPong = true
+	c.pongTimer.Reset(c.e.cfg.pingTimeout)
+}
+
+func (c *Conn) pongTimeout() {
+	c.mu.Lock()
+	late := c.awaitPong && c.state == stateOpen
+	c.mu.Unlock()
+	if late {
+		c.closeWith(ReasonPingTimeout, false)
+	}
+}
+
+func (c *Conn) pong() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.awaitPong || c.state != stateOpen {
+		return
+	}
+	c.awaitPong = false
+	c.pongTimer.Stop()
+	c.pingTimer.Reset(c.e.cfg.pingInterval)
+}
+
+// handlePacket acts on one packet from the client, on any transport.
+func (c *Conn) handlePacket(p packet) {
+	switch p.typ {
+	case packetMessage:
+		c.dispatch(Message{Data: p.data, Binary: p.binary})
+	case packetPong:
+		c.pong()
+	case packetPing:
+		c.send(packet{typ: packetPong, data: p.data}, true)
+	case packetClose:
+		c.closeWith(ReasonTransportClose, false)
+	case packetNoop, packetUpgrade, packetOpen:
+		// Nothing to do: noops keep a transport busy, and an upgrade
+		// packet means something only on a probing WebSocket.
+	}
+}
+
+// dispatch hands m to the message handler, recovering a panic.
+func (c *Conn) dispatch(m Message) {
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	c.mu.Lock()
+	f := c.onMessage
+	if c.state != stateOpen || f == nil {
+		c.mu.Unlock()
+		return
+	}
+	c.dispatching = true
+	c.mu.Unlock()
+
+	panicked := c.call(func() { f(m) })
+
+	c.mu.Lock()
+	c.dispatching = false
+	pending := c.closePending
+	c.closePending = false
+	c.mu.Unlock()
+	if panicked {
+		c.closeWith(ReasonHandlerPanic, false)
+	}
+	if pending {
+		c.fireClose()
+	}
+}
+
+// call runs f, recovering and logging a panic, which it reports.
+func (c *Conn) call(f func()) (panicked bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			panicked = true
+			c.log.Error("sio: handler panicked", "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
+	f()
+	return false
+}
+
+// isOpen reports whether the session still takes input.
+func (c *Conn) isOpen() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state == stateOpen
+}

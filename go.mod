@@ -1,0 +1,8 @@
+module github.com/sio-go/sio
+
+go 1.25
+
+require (
+	github.com/gorilla/websocket v1.5.3
+	go.uber.org/goleak v1.3.0
+)

@@ -1,0 +1,156 @@
+package sio
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// HTTP long-polling. A session has no goroutine of its own on this
+// transport: a GET waits, in its request's goroutine, until the session's
+// queue has something, then writes all of it as one payload; a POST
+// dispatches its packets, in its request's goroutine, before it answers.
+
+// setPollHeaders sets what Node's polling transport sends with every answer.
+func setPollHeaders(h http.Header, contentType string, n int) {
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(n))
+	h.Set("Cache-Control", "no-store")
+}
+
+// servePoll answers a long-polling GET once the session has something to
+// send: queued packets, or a noop when an upgrade or the end of the session
+// releases the request.
+func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	if c.transport != TransportPolling {
+		c.mu.Unlock()
+		httpError(w, codeBadRequest, "")
+		return
+	}
+	if c.polling {
+		// A second GET while one waits breaks the protocol: the first
+		// is answered with a close packet, the second refused.
+		c.mu.Unlock()
+		c.closeWith(ReasonTransportError, true)
+		httpError(w, codeBadRequest, "")
+		return
+	}
+	c.polling = true
+	c.mu.Unlock()
+
+	// A poll may wait longer than the server's WriteTimeout: lift the
+	// deadline while waiting, and set ours once there is something to
+	// write. Not every ResponseWriter supports deadlines; then the
+	// server's own settings apply.
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Time{})
+
+	var (
+		batch    []packet
+		closing  bool
+		released = r.Context().Done()
+	)
+	for {
+		c.mu.Lock()
+		switch {
+		case c.transport != TransportPolling || c.upgrade == upgradeProbed || c.state == stateClosed:
+			// Released for an upgrade, or the session ended: answer a noop
+			// and let the client move on. Packets still queued are left for
+			// the WebSocket.
+			batch = []packet{{typ: packetNoop}}
+		case len(c.queue) > 0:
+			batch = c.takeLocked()
+			closing = c.state == stateClosing
+		}
+		if batch != nil {
+			c.polling = false
+			break
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.pollWake:
+		case <-c.done:
+		case <-released:
+			c.mu.Lock()
+			c.polling = false
+			c.mu.Unlock()
+			c.closeWith(ReasonTransportClose, false)
+			return
+		}
+	}
+	// Encode while the batch is still ours: takeLocked reuses it.
+	body := appendPayload(make([]byte, 0, payloadLen(batch)), batch)
+	c.mu.Unlock()
+
+	rc.SetWriteDeadline(time.Now().Add(c.e.cfg.writeTimeout))
+	setPollHeaders(w.Header(), "text/plain; charset=UTF-8", len(body))
+	_, err := w.Write(body)
+	if closing {
+		c.finish()
+	} else if err != nil {
+		c.closeWith(ReasonTransportError, false)
+	}
+}
+
+// servePost reads a long-polling POST, dispatches its packets in order, and
+// then answers "ok", so whatever the handlers queued in reply is ready for
+// the next GET.
+func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Content-Type") == "application/octet-stream" {
+		// Engine.IO v4 sends binary as base64 text; v3 binary payloads
+		// are not spoken here.
+		c.closeWith(ReasonTransportError, true)
+		httpError(w, codeBadRequest, "")
+		return
+	}
+	c.mu.Lock()
+	if c.transport != TransportPolling {
+		c.mu.Unlock()
+		httpError(w, codeBadRequest, "")
+		return
+	}
+	if c.posting {
+		c.mu.Unlock()
+		c.closeWith(ReasonTransportError, true)
+		httpError(w, codeBadRequest, "")
+		return
+	}
+	c.posting = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.posting = false
+		c.mu.Unlock()
+	}()
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(c.e.cfg.maxPayload)))
+	if err != nil {
+		if tooLarge := new(http.MaxBytesError); errors.As(err, &tooLarge) {
+			c.log.Debug("long-polling body over the max payload", "max", c.e.cfg.maxPayload)
+			c.closeWith(ReasonTransportError, true)
+			w.Header().Set("Connection", "close")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return
+		}
+		c.closeWith(ReasonTransportClose, false)
+		return
+	}
+	packets, err := decodePayload(body)
+	if err != nil {
+		c.log.Debug("bad long-polling payload", "err", err)
+		c.closeWith(ReasonParseError, true)
+		httpError(w, codeBadRequest, "")
+		return
+	}
+	for _, p := range packets {
+		if !c.isOpen() {
+			break
+		}
+		c.handlePacket(p)
+	}
+	setPollHeaders(w.Header(), "text/html", 2)
+	io.WriteString(w, "ok")
+}
