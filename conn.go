@@ -98,20 +98,22 @@ type Conn struct {
 	onClose      func(Reason)
 	dispatching  bool // the message handler is running
 	closePending bool // the close handler waits for it to return
-	state       connState
-	reason      Reason
-	transport   Transport
-	upgrade     upgradeState
-	queue       []packet
-	spare       []packet // the other half of a double buffer
-	queuedBytes int
-	polling     bool // a long-polling GET is waiting
-	posting     bool // a long-polling POST is being read
-	ws          *websocket.Conn
-	awaitPong   bool
-	pingTimer   *time.Timer
-	pongTimer   *time.Timer
-	closeTimer  *time.Timer
+	state        connState
+	reason       Reason
+	transport    Transport
+	upgrade      upgradeState
+	queue        []packet
+	spare        []packet // the other half of a double buffer
+	queuedBytes  int
+	polling      bool // a long-polling GET is waiting
+	posting      bool // a long-polling POST is being read
+	ws           *websocket.Conn
+	awaitPong    bool
+	pingDue      time.Time // when the pending ping timer is due
+	pongDue      time.Time // when an awaited pong is late
+	pingTimer    *time.Timer
+	pongTimer    *time.Timer
+	closeTimer   *time.Timer
 
 	pollWake  chan struct{} // wakes a waiting long-polling GET
 	writeWake chan struct{} // wakes the WebSocket writer
@@ -186,6 +188,34 @@ func (c *Conn) sendVolatile(m Message) error {
 
 var errQueueFull = errors.New("sio: send queue full")
 
+// sendMessages queues msgs as one unit: no other packet comes between them,
+// as a Socket.IO packet and its attachments require.
+func (c *Conn) sendMessages(msgs []Message, volatile bool) error {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	size := 0
+	for _, m := range msgs {
+		size += len(m.Data) + queueOverhead
+	}
+	if c.queuedBytes+size > c.e.cfg.sendQueueLimit {
+		c.mu.Unlock()
+		if !volatile {
+			c.closeWith(ReasonSlowClient, 0)
+		}
+		return errQueueFull
+	}
+	for _, m := range msgs {
+		c.queue = append(c.queue, packet{typ: packetMessage, data: m.Data, binary: m.Binary})
+	}
+	c.queuedBytes += size
+	c.wakeLocked()
+	c.mu.Unlock()
+	return nil
+}
+
 func (c *Conn) send(p packet, volatile bool) error {
 	c.mu.Lock()
 	if c.state != stateOpen {
@@ -198,7 +228,7 @@ func (c *Conn) send(p packet, volatile bool) error {
 		if volatile {
 			return errQueueFull
 		}
-		c.closeWith(ReasonSlowClient, false)
+		c.closeWith(ReasonSlowClient, 0)
 		return errQueueFull
 	}
 	c.enqueueLocked(p)
@@ -239,20 +269,23 @@ func (c *Conn) takeLocked() []packet {
 // The close handler gets [ReasonForcedClose]. Close may be called any
 // number of times.
 func (c *Conn) Close() error {
-	c.closeWith(ReasonForcedClose, false)
+	c.closeWith(ReasonForcedClose, 0)
 	return nil
 }
 
 // closeGracefully sends the client a close packet after everything already
 // queued, then ends the connection.
 func (c *Conn) closeGracefully(reason Reason) {
-	c.closeWith(reason, true)
+	c.closeWith(reason, packetClose)
 }
 
-// closeWith ends the connection. With notify, the client is sent a close
-// packet after what is queued, and the session lingers until it has been
-// written (on long-polling, at most a ping timeout for the next GET).
-func (c *Conn) closeWith(reason Reason, notify bool) {
+// closeWith ends the connection. With a final packet, the session lingers
+// until that packet has been written after what is queued (on long-polling,
+// for at most a ping timeout): packetClose tells the client the server
+// closed; packetNoop, after the client closed a polling session itself,
+// answers a GET that raced with the client's close, as Node does. With 0
+// the session ends at once.
+func (c *Conn) closeWith(reason Reason, final packetType) {
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()
@@ -260,9 +293,12 @@ func (c *Conn) closeWith(reason Reason, notify bool) {
 	}
 	c.reason = reason
 	c.stopTimersLocked()
-	if notify {
+	if final != 0 {
 		c.state = stateClosing
-		c.queue = append(c.queue, packet{typ: packetClose})
+		if final == packetNoop {
+			c.queue = c.queue[:0]
+		}
+		c.queue = append(c.queue, packet{typ: final})
 		c.wakeLocked()
 		c.closeTimer = time.AfterFunc(c.e.cfg.pingTimeout, c.finish)
 		c.mu.Unlock()
@@ -334,6 +370,7 @@ func (c *Conn) stopTimersLocked() {
 func (c *Conn) startHeartbeat() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.pingDue = time.Now().Add(c.e.cfg.pingInterval)
 	c.pingTimer = time.AfterFunc(c.e.cfg.pingInterval, c.ping)
 	c.pongTimer = time.AfterFunc(time.Hour, c.pongTimeout)
 	c.pongTimer.Stop()
@@ -347,7 +384,22 @@ func (c *Conn) ping() {
 	}
 	c.enqueueLocked(packet{typ: packetPing})
 	c.awaitPong = true
-	c.pongTimer.Reset(c.e.cfg.pingTimeout)
+	// Count from when the ping was due, not from when this timer ran: a
+	// busy machine must not stretch the deadline.
+	c.pongDue = c.pingDue.Add(c.e.cfg.pingTimeout)
+	c.pongTimer.Reset(time.Until(c.pongDue))
+}
+
+// expired reports whether the client's pong is overdue, even if the timer
+// that notices it has not run yet, and if so closes the session.
+func (c *Conn) expired() bool {
+	c.mu.Lock()
+	late := c.state == stateOpen && c.awaitPong && !time.Now().Before(c.pongDue)
+	c.mu.Unlock()
+	if late {
+		c.closeWith(ReasonPingTimeout, 0)
+	}
+	return late
 }
 
 func (c *Conn) pongTimeout() {
@@ -355,7 +407,7 @@ func (c *Conn) pongTimeout() {
 	late := c.awaitPong && c.state == stateOpen
 	c.mu.Unlock()
 	if late {
-		c.closeWith(ReasonPingTimeout, false)
+		c.closeWith(ReasonPingTimeout, 0)
 	}
 }
 
@@ -367,6 +419,7 @@ func (c *Conn) pong() {
 	}
 	c.awaitPong = false
 	c.pongTimer.Stop()
+	c.pingDue = time.Now().Add(c.e.cfg.pingInterval)
 	c.pingTimer.Reset(c.e.cfg.pingInterval)
 }
 
@@ -380,7 +433,11 @@ func (c *Conn) handlePacket(p packet) {
 	case packetPing:
 		c.send(packet{typ: packetPong, data: p.data}, true)
 	case packetClose:
-		c.closeWith(ReasonTransportClose, false)
+		final := packetType(0)
+		if c.Transport() == TransportPolling {
+			final = packetNoop
+		}
+		c.closeWith(ReasonTransportClose, final)
 	case packetNoop, packetUpgrade, packetOpen:
 		// Nothing to do: noops keep a transport busy, and an upgrade
 		// packet means something only on a probing WebSocket.
@@ -408,7 +465,7 @@ func (c *Conn) dispatch(m Message) {
 	c.closePending = false
 	c.mu.Unlock()
 	if panicked {
-		c.closeWith(ReasonHandlerPanic, false)
+		c.closeWith(ReasonHandlerPanic, 0)
 	}
 	if pending {
 		c.fireClose()

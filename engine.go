@@ -128,7 +128,7 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	c := e.conns[sid]
 	e.mu.Unlock()
-	if c == nil {
+	if c == nil || c.expired() {
 		httpError(w, codeUnknownSID, "")
 		return
 	}
@@ -261,7 +261,7 @@ func (e *Engine) remove(c *Conn) {
 // be written, and refuses new ones. It may be called any number of times.
 func (e *Engine) Close() error {
 	for _, c := range e.beginShutdown() {
-		c.closeWith(ReasonForcedClose, false)
+		c.closeWith(ReasonForcedClose, 0)
 	}
 	e.handlers.Wait()
 	return nil
@@ -288,7 +288,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 	e.mu.Unlock()
 	for _, c := range conns {
-		c.closeWith(ReasonServerShutdown, true)
+		c.closeWith(ReasonServerShutdown, packetClose)
 	}
 	if drained != nil {
 		select {

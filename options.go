@@ -40,20 +40,24 @@ type config struct {
 	logger         *slog.Logger
 
 	// Socket.IO layer.
-	connectTimeout time.Duration
+	connectTimeout   time.Duration
+	maxAttachments   int
+	maxPendingEvents int
 }
 
 func defaultConfig() config {
 	return config{
-		pingInterval:   25 * time.Second,
-		pingTimeout:    20 * time.Second,
-		maxPayload:     1_000_000,
-		upgradeTimeout: 10 * time.Second,
-		writeTimeout:   10 * time.Second,
-		sendQueueLimit: 8 << 20,
-		transports:     []Transport{TransportPolling, TransportWebSocket},
-		allowUpgrades:  true,
-		connectTimeout: 45 * time.Second,
+		pingInterval:     25 * time.Second,
+		pingTimeout:      20 * time.Second,
+		maxPayload:       1_000_000,
+		upgradeTimeout:   10 * time.Second,
+		writeTimeout:     10 * time.Second,
+		sendQueueLimit:   8 << 20,
+		transports:       []Transport{TransportPolling, TransportWebSocket},
+		allowUpgrades:    true,
+		connectTimeout:   45 * time.Second,
+		maxAttachments:   64,
+		maxPendingEvents: 256,
 	}
 }
 

@@ -34,7 +34,7 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		// A second GET while one waits breaks the protocol: the first
 		// is answered with a close packet, the second refused.
 		c.mu.Unlock()
-		c.closeWith(ReasonTransportError, true)
+		c.closeWith(ReasonTransportError, 0)
 		httpError(w, codeBadRequest, "")
 		return
 	}
@@ -52,16 +52,39 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		batch    []packet
 		closing  bool
 		released = r.Context().Done()
+		// A GET that arrives while an upgrade is being probed gets a
+		// noop after a short wait, as in Node, which checks every 100 ms;
+		// if the upgrade completes first, it is refused instead.
+		probeWait <-chan time.Time
 	)
+	if c.upgrade == upgradeProbed {
+		t := time.NewTimer(100 * time.Millisecond)
+		defer t.Stop()
+		probeWait = t.C
+	}
 	for {
 		c.mu.Lock()
 		switch {
-		case c.transport != TransportPolling || c.upgrade == upgradeProbed || c.state == stateClosed:
-			// Released for an upgrade, or the session ended: answer a noop
-			// and let the client move on. Packets still queued are left for
-			// the WebSocket.
+		case c.state == stateClosed && c.reason != ReasonTransportClose:
+			// The session ended on the server's side while this GET
+			// waited: tell the client.
+			batch = []packet{{typ: packetClose}}
+		case c.state == stateClosed:
+			// The client closed the session itself.
 			batch = []packet{{typ: packetNoop}}
-		case len(c.queue) > 0:
+		case c.transport != TransportPolling:
+			// The upgrade completed while this GET waited, which a client
+			// that follows the protocol never lets happen: it pauses
+			// polling before it sends the upgrade packet.
+			c.polling = false
+			c.mu.Unlock()
+			httpError(w, codeBadRequest, "")
+			return
+		case c.upgrade == upgradeProbed && probeWait == nil:
+			// Released for an upgrade: a noop lets the client pause
+			// polling. Packets still queued are left for the WebSocket.
+			batch = []packet{{typ: packetNoop}}
+		case len(c.queue) > 0 && c.upgrade != upgradeProbed:
 			batch = c.takeLocked()
 			closing = c.state == stateClosing
 		}
@@ -73,11 +96,13 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-c.pollWake:
 		case <-c.done:
+		case <-probeWait:
+			probeWait = nil
 		case <-released:
 			c.mu.Lock()
 			c.polling = false
 			c.mu.Unlock()
-			c.closeWith(ReasonTransportClose, false)
+			c.closeWith(ReasonTransportClose, 0)
 			return
 		}
 	}
@@ -91,7 +116,7 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 	if closing {
 		c.finish()
 	} else if err != nil {
-		c.closeWith(ReasonTransportError, false)
+		c.closeWith(ReasonTransportError, 0)
 	}
 }
 
@@ -102,7 +127,7 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Content-Type") == "application/octet-stream" {
 		// Engine.IO v4 sends binary as base64 text; v3 binary payloads
 		// are not spoken here.
-		c.closeWith(ReasonTransportError, true)
+		c.closeWith(ReasonTransportError, 0)
 		httpError(w, codeBadRequest, "")
 		return
 	}
@@ -114,7 +139,7 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	if c.posting {
 		c.mu.Unlock()
-		c.closeWith(ReasonTransportError, true)
+		c.closeWith(ReasonTransportError, 0)
 		httpError(w, codeBadRequest, "")
 		return
 	}
@@ -130,18 +155,18 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if tooLarge := new(http.MaxBytesError); errors.As(err, &tooLarge) {
 			c.log.Debug("long-polling body over the max payload", "max", c.e.cfg.maxPayload)
-			c.closeWith(ReasonTransportError, true)
+			c.closeWith(ReasonTransportError, 0)
 			w.Header().Set("Connection", "close")
 			w.WriteHeader(http.StatusRequestEntityTooLarge)
 			return
 		}
-		c.closeWith(ReasonTransportClose, false)
+		c.closeWith(ReasonTransportClose, 0)
 		return
 	}
 	packets, err := decodePayload(body)
 	if err != nil {
 		c.log.Debug("bad long-polling payload", "err", err)
-		c.closeWith(ReasonParseError, true)
+		c.closeWith(ReasonParseError, 0)
 		httpError(w, codeBadRequest, "")
 		return
 	}

@@ -136,7 +136,7 @@ func (c *Conn) readLoop(ws *websocket.Conn) {
 			if !errorsIsClosed(err) {
 				c.log.Debug("websocket read failed", "err", err)
 			}
-			c.closeWith(reason, false)
+			c.closeWith(reason, 0)
 			return
 		}
 		if mt == websocket.BinaryMessage {
@@ -146,7 +146,7 @@ func (c *Conn) readLoop(ws *websocket.Conn) {
 		p, err := decodePacket(data)
 		if err != nil {
 			c.log.Debug("bad websocket packet", "err", err)
-			c.closeWith(ReasonParseError, false)
+			c.closeWith(ReasonParseError, 0)
 			return
 		}
 		c.handlePacket(p)
@@ -175,7 +175,7 @@ func (c *Conn) writeLoop(ws *websocket.Conn) {
 				if !errorsIsClosed(err) {
 					c.log.Debug("websocket write failed", "err", err)
 				}
-				c.closeWith(ReasonTransportError, false)
+				c.closeWith(ReasonTransportError, 0)
 				return
 			}
 			if p.typ == packetClose {

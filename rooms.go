@@ -1,0 +1,232 @@
+package sio
+
+import (
+	"maps"
+	"slices"
+)
+
+// Rooms group the sockets of a namespace. Every socket is in the room named
+// by its own id, so a socket id works as a room wherever a room does.
+// A namespace keeps rooms -> sockets under its lock; a socket keeps its own
+// set of room names under its lock. The namespace lock is taken first.
+
+// Join adds the socket to the given rooms. Joining a room it is in already
+// does nothing. A socket that is not connected joins nothing.
+func (s *Socket) Join(rooms ...string) {
+	ns := s.ns
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != socketConnected {
+		return
+	}
+	for _, r := range rooms {
+		ns.joinLocked(s, r)
+	}
+}
+
+// Leave removes the socket from the given rooms.
+func (s *Socket) Leave(rooms ...string) {
+	ns := s.ns
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range rooms {
+		ns.leaveLocked(s, r)
+	}
+}
+
+// Rooms returns the rooms the socket is in, its own id's room included, in
+// no particular order.
+func (s *Socket) Rooms() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Collect(maps.Keys(s.rooms))
+}
+
+// In reports whether the socket is in room.
+func (s *Socket) In(room string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.rooms[room]
+	return ok
+}
+
+// joinLocked needs ns.mu and s.mu.
+func (ns *Namespace) joinLocked(s *Socket, room string) {
+	if _, ok := s.rooms[room]; ok {
+		return
+	}
+	s.rooms[room] = struct{}{}
+	members := ns.rooms[room]
+	if members == nil {
+		members = map[*Socket]struct{}{}
+		ns.rooms[room] = members
+	}
+	members[s] = struct{}{}
+}
+
+// leaveLocked needs ns.mu and s.mu.
+func (ns *Namespace) leaveLocked(s *Socket, room string) {
+	if _, ok := s.rooms[room]; !ok {
+		return
+	}
+	delete(s.rooms, room)
+	members := ns.rooms[room]
+	delete(members, s)
+	if len(members) == 0 {
+		delete(ns.rooms, room)
+	}
+}
+
+// add registers a newly connected socket, in the room of its id.
+func (ns *Namespace) add(s *Socket) {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ns.sockets[s.id] = s
+	ns.joinLocked(s, s.id)
+}
+
+// remove takes a disconnected socket out of the namespace and every room.
+func (ns *Namespace) remove(s *Socket) {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for r := range s.rooms {
+		ns.leaveLocked(s, r)
+	}
+	delete(ns.sockets, s.id)
+}
+
+// Broadcast is a target audience within a namespace: all its sockets, or
+// those in some rooms, minus those in others. It is an immutable value:
+// each method returns a new one, so a Broadcast can be kept, shared between
+// goroutines and refined freely.
+//
+//	ns.To("room1", "room2").Except("banned").Emit("news", item)
+type Broadcast struct {
+	ns       *Namespace
+	rooms    []string
+	except   []string
+	volatile bool
+}
+
+// To returns a target of the sockets of the namespace in any of the rooms
+// (their union, each socket once).
+func (ns *Namespace) To(rooms ...string) Broadcast {
+	return Broadcast{ns: ns}.To(rooms...)
+}
+
+// Except returns a target of every socket of the namespace except those in
+// the rooms.
+func (ns *Namespace) Except(rooms ...string) Broadcast {
+	return Broadcast{ns: ns}.Except(rooms...)
+}
+
+// Emit sends an event to every socket of the namespace.
+func (ns *Namespace) Emit(event string, args ...any) error {
+	return Broadcast{ns: ns}.Emit(event, args...)
+}
+
+// To returns a target of the sockets in the given rooms of the socket's
+// namespace, the socket itself excluded.
+func (s *Socket) To(rooms ...string) Broadcast {
+	return Broadcast{ns: s.ns, except: []string{s.id}}.To(rooms...)
+}
+
+// Broadcast returns a target of every socket of the socket's namespace but
+// itself.
+func (s *Socket) Broadcast() Broadcast {
+	return Broadcast{ns: s.ns, except: []string{s.id}}
+}
+
+// To adds rooms to the target: the sockets in any of them.
+func (b Broadcast) To(rooms ...string) Broadcast {
+	b.rooms = append(slices.Clip(b.rooms), rooms...)
+	return b
+}
+
+// Except removes from the target the sockets in any of the rooms.
+func (b Broadcast) Except(rooms ...string) Broadcast {
+	b.except = append(slices.Clip(b.except), rooms...)
+	return b
+}
+
+// Volatile returns the same target for packets that may be lost: a socket
+// whose send queue is full misses the packet instead of being disconnected.
+func (b Broadcast) Volatile() Broadcast {
+	b.volatile = true
+	return b
+}
+
+// Sockets returns the sockets of the target.
+func (b Broadcast) Sockets() []*Socket {
+	return b.targets(nil)
+}
+
+// targets appends the sockets of the target to dst.
+func (b Broadcast) targets(dst []*Socket) []*Socket {
+	ns := b.ns
+	ns.mu.RLock()
+	defer ns.mu.RUnlock()
+	excluded := func(s *Socket) bool {
+		for _, r := range b.except {
+			if _, ok := ns.rooms[r][s]; ok {
+				return true
+			}
+		}
+		return false
+	}
+	if len(b.rooms) == 0 {
+		for _, s := range ns.sockets {
+			if !excluded(s) {
+				dst = append(dst, s)
+			}
+		}
+		return dst
+	}
+	if len(b.rooms) == 1 {
+		for s := range ns.rooms[b.rooms[0]] {
+			if !excluded(s) {
+				dst = append(dst, s)
+			}
+		}
+		return dst
+	}
+	seen := map[*Socket]struct{}{}
+	for _, r := range b.rooms {
+		for s := range ns.rooms[r] {
+			if _, dup := seen[s]; dup || excluded(s) {
+				continue
+			}
+			seen[s] = struct{}{}
+			dst = append(dst, s)
+		}
+	}
+	return dst
+}
+
+// Emit sends an event to every socket of the target. The packet is encoded
+// once, and handed to each socket's queue without waiting for any network.
+// A socket whose queue is full is disconnected with [ReasonSlowClient],
+// unless the target is volatile.
+func (b Broadcast) Emit(event string, args ...any) error {
+	if reservedEvents[event] {
+		return errReservedEmit(event)
+	}
+	enc, err := encodeEvent(b.ns.name, 0, false, event, args)
+	if err != nil {
+		return err
+	}
+	for _, s := range b.targets(nil) {
+		if s.Connected() {
+			s.client.conn.sendMessages(enc, b.volatile)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The full local/CI test run: JS test deps, gofmt, go vet, race tests for every
+# Go module, then short fuzzing. Exits non-zero on the first failure.
+#
+# Environment:
+#   FUZZTIME         fuzzing time per Fuzz target (default 10s; 0 skips fuzzing)
+#   SIO_REQUIRE_ALL  when 1, a missing Node.js/npm is an error instead of a skip
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+FUZZTIME="${FUZZTIME:-10s}"
+JSCLIENT=testdata/jsclient
+
+# shellcheck disable=SC2154 # rc is set inside the trap
+trap 'rc=$?; if ((rc)); then printf "\n==> FAILED (exit %d)\n" "$rc" >&2; fi' EXIT
+
+step "checking for go.mod"
+[[ -f go.mod ]] || die "no go.mod at the repository root ($REPO_ROOT): the Go module is missing"
+go version
+
+step "JS test dependencies ($JSCLIENT)"
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  echo "node $(node --version), npm $(npm --version)"
+  if [[ ! -f "$JSCLIENT/package-lock.json" ]]; then
+    die "$JSCLIENT/package-lock.json is missing"
+  fi
+  # npm writes node_modules/.package-lock.json on every install.
+  if [[ ! -f "$JSCLIENT/node_modules/.package-lock.json" ||
+    "$JSCLIENT/package-lock.json" -nt "$JSCLIENT/node_modules/.package-lock.json" ]]; then
+    echo "running npm ci in $JSCLIENT"
+    (cd "$JSCLIENT" && npm ci --no-audit --no-fund)
+  else
+    echo "node_modules is up to date"
+  fi
+elif [[ "${SIO_REQUIRE_ALL:-}" == 1 ]]; then
+  die "node/npm not found and SIO_REQUIRE_ALL=1"
+else
+  echo "node/npm not found: skipping (tests that need them will skip)"
+fi
+
+step "gofmt -l"
+if ! unformatted="$(find . \( -name node_modules -o -name .git \) -prune -o -name '*.go' -type f -print0 |
+  xargs -0 -r gofmt -l)"; then
+  die "gofmt failed (syntax errors above?)"
+fi
+if [[ -n "$unformatted" ]]; then
+  echo "these files need gofmt:" >&2
+  echo "$unformatted" >&2
+  die "gofmt found unformatted files"
+fi
+echo "all Go files are formatted"
+
+mapfile -t modules < <(go_modules)
+echo
+echo "Go modules: ${modules[*]}"
+
+for mod in "${modules[@]}"; do
+  step "go vet ./... (module $mod)"
+  (cd "$mod" && go vet ./...)
+  step "go test -race -count=1 ./... (module $mod)"
+  (cd "$mod" && go test -race -count=1 ./...)
+done
+
+if [[ "$FUZZTIME" == 0 || "$FUZZTIME" == 0s ]]; then
+  step "fuzzing skipped (FUZZTIME=$FUZZTIME)"
+else
+  step "short fuzzing (FUZZTIME=$FUZZTIME per target)"
+  FUZZTIME="$FUZZTIME" "$REPO_ROOT/scripts/fuzz.sh"
+fi
+
+step "all test steps passed"

@@ -1,0 +1,159 @@
+package sio
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"sync"
+)
+
+// Server is a Socket.IO v5 server. It is an [http.Handler]: mount it where
+// the clients look for it, by default under /socket.io/:
+//
+//	srv := sio.New()
+//	mux.Handle("/socket.io/", srv)
+//
+// A Server owns no listener and starts no goroutine of its own; the
+// application's [http.Server] drives it.
+type Server struct {
+	cfg    config
+	engine *Engine
+	main   *Namespace
+
+	mu      sync.RWMutex
+	nsps    map[string]*Namespace
+	parents []*Namespace // dynamic namespace templates, in registration order
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// New returns a Server configured by opts. With no options it is complete
+// and safe: same-origin only, Node's timings and limits. It panics if an
+// option is invalid.
+func New(opts ...Option) *Server {
+	s := &Server{cfg: newConfig(opts), nsps: map[string]*Namespace{}}
+	s.engine = newEngine(s.cfg, s.onConn)
+	s.main = s.Of("/")
+	return s
+}
+
+// ServeHTTP serves the Engine.IO requests beneath Socket.IO.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.engine.ServeHTTP(w, r)
+}
+
+// Of returns the namespace called name, creating it if needed. Names start
+// with "/"; one without is given one. The main namespace is "/".
+func (s *Server) Of(name string) *Namespace {
+	if name == "" || name[0] != '/' {
+		name = "/" + name
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ns, ok := s.nsps[name]; ok {
+		return ns
+	}
+	ns := newNamespace(s, name, newHandlerTable())
+	s.nsps[name] = ns
+	return ns
+}
+
+// OfFunc declares dynamic namespaces: the first time a client asks for a
+// namespace that does not exist and match reports true for its name, the
+// namespace is created. Every namespace created so shares the handlers and
+// middleware registered on the returned template, which has no sockets of
+// its own. Templates are tried in the order they were declared.
+func (s *Server) OfFunc(match func(name string) bool) *Namespace {
+	if match == nil {
+		panic("sio: OfFunc with a nil match function")
+	}
+	t := newNamespace(s, "", newHandlerTable())
+	t.match = match
+	s.mu.Lock()
+	s.parents = append(s.parents, t)
+	s.mu.Unlock()
+	return t
+}
+
+// OfRegexp is [Server.OfFunc] with re.MatchString as the match function.
+func (s *Server) OfRegexp(re *regexp.Regexp) *Namespace {
+	return s.OfFunc(re.MatchString)
+}
+
+// lookup finds or, for a dynamic name, creates the namespace a client asks
+// for.
+func (s *Server) lookup(name string) *Namespace {
+	s.mu.RLock()
+	ns, ok := s.nsps[name]
+	parents := s.parents
+	s.mu.RUnlock()
+	if ok {
+		return ns
+	}
+	for _, t := range parents {
+		if !t.match(name) {
+			continue
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if ns, ok := s.nsps[name]; ok {
+			return ns
+		}
+		ns := newNamespace(s, name, t.h)
+		ns.parent = t
+		s.nsps[name] = ns
+		t.addChild(ns)
+		return ns
+	}
+	return nil
+}
+
+// Use adds connection middleware to the main namespace; see
+// [Namespace.Use].
+func (s *Server) Use(mw func(ctx context.Context, sock *Socket) error) { s.main.Use(mw) }
+
+// OnConnect adds a connection handler to the main namespace; see
+// [Namespace.OnConnect].
+func (s *Server) OnConnect(f func(ctx context.Context, sock *Socket)) { s.main.OnConnect(f) }
+
+// OnDisconnect adds a disconnection handler to the main namespace; see
+// [Namespace.OnDisconnect].
+func (s *Server) OnDisconnect(f func(sock *Socket, reason Reason)) { s.main.OnDisconnect(f) }
+
+// Emit sends an event to every socket of the main namespace.
+func (s *Server) Emit(event string, args ...any) error { return s.main.Emit(event, args...) }
+
+// To returns the broadcast target of the sockets in the given rooms of the
+// main namespace; see [Namespace.To].
+func (s *Server) To(rooms ...string) Broadcast { return s.main.To(rooms...) }
+
+// Close closes every connection at once and refuses new ones. It may be
+// called any number of times.
+func (s *Server) Close() error {
+	return s.engine.Close()
+}
+
+// Shutdown stops the server gracefully: no new connections are accepted,
+// every socket ends with [ReasonServerShutdown], each client is sent an
+// Engine.IO close packet after what was already queued for it (so
+// socket.io-client reports "transport close" and reconnects, to this
+// server's successor when one is started), and Shutdown waits until every
+// connection has ended and every goroutine it started has returned, or ctx
+// is done. Wire it beside [http.Server.Shutdown], which does not wait for
+// WebSocket connections:
+//
+//	httpSrv.RegisterOnShutdown(func() { srv.Shutdown(ctx) })
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.engine.Shutdown(ctx)
+}
+
+// namespaces returns every namespace with sockets, templates excluded.
+func (s *Server) namespaces() []*Namespace {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Namespace, 0, len(s.nsps))
+	for _, ns := range s.nsps {
+		out = append(out, ns)
+	}
+	return out
+}
