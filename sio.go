@@ -2,6 +2,8 @@ package sio
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"regexp"
 	"sync"
@@ -156,4 +158,13 @@ func (s *Server) namespaces() []*Namespace {
 		out = append(out, ns)
 	}
 	return out
+}
+
+// DecodeAuth decodes the auth payload the client sent with its CONNECT
+// packet into v, with encoding/json.
+func (h Handshake) DecodeAuth(v any) error {
+	if len(h.Auth) == 0 {
+		return errors.New("sio: no auth payload")
+	}
+	return json.Unmarshal(h.Auth, v)
 }

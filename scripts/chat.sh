@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Runs the example chat server (example/). Arguments are passed to it.
+# Runs the example chat (example/): installs the browser client from npm,
+# then starts the server. Arguments go to the server, e.g. -addr :8080 or
+# -router chi. Open the URL it prints in two browser windows.
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../example"
 
-if [[ ! -d example ]]; then
-  echo "chat: example/ does not exist yet" >&2
-  exit 1
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "==> installing socket.io-client for the page (npm ci)"
+  npm ci --no-audit --no-fund
 fi
-
-cd example
-npm ci --no-audit --no-fund
-go run . "$@"
+echo "==> starting the chat server; open http://localhost:3001 (or the -addr you gave) in two windows"
+exec go run . "$@"
