@@ -3,6 +3,7 @@ package sio
 import (
 	"maps"
 	"slices"
+	"sync"
 )
 
 // Rooms group the sockets of a namespace. Every socket is in the room named
@@ -223,10 +224,18 @@ func (b Broadcast) Emit(event string, args ...any) error {
 	if err != nil {
 		return err
 	}
-	for _, s := range b.targets(nil) {
+	buf := targetPool.Get().(*[]*Socket)
+	targets := b.targets((*buf)[:0])
+	for _, s := range targets {
 		if s.Connected() {
 			s.client.conn.sendMessages(enc, b.volatile)
 		}
 	}
+	clear(targets)
+	*buf = targets[:0]
+	targetPool.Put(buf)
 	return nil
 }
+
+// targetPool recycles the slices broadcasts collect their sockets in.
+var targetPool = sync.Pool{New: func() any { return new([]*Socket) }}
