@@ -3,6 +3,7 @@ package sio
 import (
 	"context"
 	"fmt"
+	"sync"
 )
 
 // Acknowledgements from the server's side: the server emits an event with
@@ -22,21 +23,16 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 	if reservedEvents[event] {
 		return Args{}, errReservedEmit(event)
 	}
-	ch := make(chan Args, 1)
-	s.mu.Lock()
-	if s.state != socketConnected {
-		s.mu.Unlock()
+	type reply struct {
+		args Args
+		ok   bool
+	}
+	ch := make(chan reply, 1)
+	id := s.ns.ackIDs.Add(1) - 1
+	if !s.registerAck(id, func(a Args, ok bool) { ch <- reply{a, ok} }) {
 		return Args{}, ErrClosed
 	}
-	id := s.nextAck
-	s.nextAck++
-	s.acks[id] = ch
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.acks, id)
-		s.mu.Unlock()
-	}()
+	defer s.unregisterAck(id)
 
 	s.notifyOutgoing(event, args)
 	enc, err := encodeEvent(s.ns.name, id, true, event, args)
@@ -47,25 +43,44 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 		return Args{}, err
 	}
 	select {
-	case a, ok := <-ch:
-		if !ok {
+	case r := <-ch:
+		if !r.ok {
 			return Args{}, ErrClosed
 		}
-		return a, nil
+		return r.args, nil
 	case <-ctx.Done():
 		return Args{}, fmt.Errorf("sio: no acknowledgement of %q: %w", event, ctx.Err())
 	}
+}
+
+// registerAck records f as the receiver of the acknowledgement id; f gets
+// the reply, or ok=false if the socket disconnects first. It reports false
+// if the socket is not connected.
+func (s *Socket) registerAck(id uint64, f func(a Args, ok bool)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != socketConnected {
+		return false
+	}
+	s.acks[id] = f
+	return true
+}
+
+func (s *Socket) unregisterAck(id uint64) {
+	s.mu.Lock()
+	delete(s.acks, id)
+	s.mu.Unlock()
 }
 
 // resolveAck completes the pending call with the given id. A reply to no
 // pending call (late, or never asked for) is dropped, as in Node.
 func (s *Socket) resolveAck(id uint64, args Args) {
 	s.mu.Lock()
-	ch := s.acks[id]
+	f := s.acks[id]
 	delete(s.acks, id)
 	s.mu.Unlock()
-	if ch != nil {
-		ch <- args
+	if f != nil {
+		f(args, true)
 	}
 }
 
@@ -81,4 +96,152 @@ func Call[R any](ctx context.Context, s *Socket, event string, args ...any) (R, 
 		return r, fmt.Errorf("sio: acknowledgement of %q: %w", event, err)
 	}
 	return r, nil
+}
+
+// AckReply is one client's acknowledgement of a broadcast.
+type AckReply struct {
+	// SocketID is the id of the socket that answered. It is empty for a
+	// reply relayed from another server by an adapter that does not say.
+	SocketID string
+	Args     Args
+}
+
+// AckTimeoutError reports the receivers of a broadcast that had not
+// acknowledged it when the context ended. It wraps the context's error.
+type AckTimeoutError struct {
+	// Missing are the ids of this server's sockets that did not answer
+	// (disconnected ones included).
+	Missing []string
+	// MissingRemote counts the sockets of other servers that did not
+	// answer.
+	MissingRemote int
+	Err           error
+}
+
+func (e *AckTimeoutError) Error() string {
+	return fmt.Sprintf("sio: %d sockets did not acknowledge the broadcast: %v", len(e.Missing)+e.MissingRemote, e.Err)
+}
+
+func (e *AckTimeoutError) Unwrap() error { return e.Err }
+
+// EmitWithAck broadcasts an event that asks every receiver for an
+// acknowledgement, and gathers the replies until each receiver has answered
+// or ctx is done. The packet is encoded once for all local receivers. When
+// some did not answer in time, it returns the replies received with an
+// [*AckTimeoutError] naming who is missing; give ctx a deadline. The target
+// may not be volatile.
+func (b Broadcast) EmitWithAck(ctx context.Context, event string, args ...any) ([]AckReply, error) {
+	if reservedEvents[event] {
+		return nil, errReservedEmit(event)
+	}
+	id := b.ns.ackIDs.Add(1) - 1
+	enc, err := encodeEvent(b.ns.name, id, true, event, args)
+	if err != nil {
+		return nil, err
+	}
+	type reply struct {
+		sid  string
+		args Args
+		ok   bool
+	}
+	targets := b.targets(nil)
+	replies := make(chan reply, len(targets))
+	pending := make(map[string]*Socket, len(targets))
+	for _, s := range targets {
+		if !s.registerAck(id, func(a Args, ok bool) { replies <- reply{s.id, a, ok} }) {
+			continue
+		}
+		if s.client.send(enc) != nil {
+			s.unregisterAck(id)
+			continue
+		}
+		pending[s.id] = s
+	}
+	defer func() {
+		for _, s := range pending {
+			s.unregisterAck(id)
+		}
+	}()
+
+	// Other servers report how many of their sockets were sent the event,
+	// then relay each reply.
+	var (
+		remoteMu       sync.Mutex
+		remoteExpected int
+		remoteReplies  []AckReply
+		remoteWake     = make(chan struct{}, 1)
+		remoteDone     chan error
+	)
+	wake := func() {
+		select {
+		case remoteWake <- struct{}{}:
+		default:
+		}
+	}
+	if a := b.remote(); a != nil {
+		remoteDone = make(chan error, 1)
+		go func() {
+			remoteDone <- a.BroadcastWithAck(ctx, b.target(), event, args,
+				func(n int) { remoteMu.Lock(); remoteExpected += n; remoteMu.Unlock(); wake() },
+				func(sid string, r Args) {
+					remoteMu.Lock()
+					remoteReplies = append(remoteReplies, AckReply{sid, r})
+					remoteMu.Unlock()
+					wake()
+				})
+		}()
+	}
+
+	var out []AckReply
+	var missing []string
+	remoteFinished := remoteDone == nil
+	remoteState := func() (expected, got int) {
+		remoteMu.Lock()
+		defer remoteMu.Unlock()
+		return remoteExpected, len(remoteReplies)
+	}
+	for {
+		if exp, got := remoteState(); len(pending) == 0 && remoteFinished && got >= exp {
+			break
+		}
+		select {
+		case r := <-replies:
+			delete(pending, r.sid)
+			if r.ok {
+				out = append(out, AckReply{SocketID: r.sid, Args: r.args})
+			} else {
+				missing = append(missing, r.sid)
+			}
+			continue
+		case err := <-remoteDone:
+			remoteFinished = true
+			remoteDone = nil
+			if err != nil && ctx.Err() == nil {
+				b.ns.srv.cfg.logger.Warn("sio: adapter broadcast with acks failed", "err", err)
+			}
+			continue
+		case <-remoteWake:
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
+	if remoteDone != nil {
+		<-remoteDone // the adapter honours ctx: it returns now
+	}
+	remoteMu.Lock()
+	out = append(out, remoteReplies...)
+	missingRemote := max(remoteExpected-len(remoteReplies), 0)
+	remoteMu.Unlock()
+	for sid := range pending {
+		missing = append(missing, sid)
+	}
+	if len(missing) > 0 || missingRemote > 0 {
+		err := ctx.Err()
+		if err == nil {
+			err = ErrClosed // no time ran out: the missing ones disconnected
+		}
+		return out, &AckTimeoutError{Missing: missing, MissingRemote: missingRemote, Err: err}
+	}
+	return out, nil
 }

@@ -14,11 +14,14 @@ import (
 // each. Handlers and middleware are registered per namespace; register them
 // before clients connect.
 type Namespace struct {
-	srv    *Server
-	name   string
-	h      *handlerTable
-	match  func(string) bool // templates of dynamic namespaces only
-	parent *Namespace        // the template of a dynamic namespace
+	srv     *Server
+	name    string
+	h       *handlerTable
+	match   func(string) bool // templates of dynamic namespaces only
+	parent  *Namespace        // the template of a dynamic namespace
+	adapter Adapter           // nil for a server on its own
+	ackIDs  atomic.Uint64     // acknowledgement ids, unique in the namespace as in Node
+	sseTable
 
 	mu       sync.RWMutex
 	sockets  map[string]*Socket
@@ -118,10 +121,18 @@ func (ns *Namespace) OnAnyOutgoing(f func(s *Socket, event string, args []any)) 
 }
 
 // Sockets returns the sockets connected to the namespace on this server.
+// A socket that has disconnected is not among them, even while its
+// disconnection handlers have yet to run.
 func (ns *Namespace) Sockets() []*Socket {
 	ns.mu.RLock()
 	defer ns.mu.RUnlock()
-	return slices.Collect(maps.Values(ns.sockets))
+	out := make([]*Socket, 0, len(ns.sockets))
+	for _, s := range ns.sockets {
+		if s.Connected() {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Socket returns the socket of the given id, or nil.

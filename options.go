@@ -43,6 +43,7 @@ type config struct {
 	connectTimeout   time.Duration
 	maxAttachments   int
 	maxPendingEvents int
+	newAdapter       func(*Namespace) (Adapter, error)
 }
 
 func defaultConfig() config {

@@ -1,6 +1,7 @@
 package sio
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"sync"
@@ -115,6 +116,7 @@ type Broadcast struct {
 	rooms    []string
 	except   []string
 	volatile bool
+	local    bool // this server's sockets only
 }
 
 // To returns a target of the sockets of the namespace in any of the rooms
@@ -212,8 +214,9 @@ func (b Broadcast) targets(dst []*Socket) []*Socket {
 	return dst
 }
 
-// Emit sends an event to every socket of the target. The packet is encoded
-// once, and handed to each socket's queue without waiting for any network.
+// Emit sends an event to every socket of the target, on every server of a
+// cluster unless the target is local. The packet is encoded once, and
+// handed to each local socket's queue without waiting for any network.
 // A socket whose queue is full is disconnected with [ReasonSlowClient],
 // unless the target is volatile.
 func (b Broadcast) Emit(event string, args ...any) error {
@@ -234,6 +237,9 @@ func (b Broadcast) Emit(event string, args ...any) error {
 	clear(targets)
 	*buf = targets[:0]
 	targetPool.Put(buf)
+	if a := b.remote(); a != nil {
+		return a.Broadcast(context.Background(), b.target(), event, args)
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"sync"
@@ -56,8 +57,24 @@ func (s *Server) Of(name string) *Namespace {
 		return ns
 	}
 	ns := newNamespace(s, name, newHandlerTable())
+	if err := s.attachAdapter(ns); err != nil {
+		panic(err)
+	}
 	s.nsps[name] = ns
 	return ns
+}
+
+// attachAdapter gives ns its adapter, if the server has one.
+func (s *Server) attachAdapter(ns *Namespace) error {
+	if s.cfg.newAdapter == nil {
+		return nil
+	}
+	a, err := s.cfg.newAdapter(ns)
+	if err != nil {
+		return fmt.Errorf("sio: adapter for namespace %q: %w", ns.name, err)
+	}
+	ns.adapter = a
+	return nil
 }
 
 // OfFunc declares dynamic namespaces: the first time a client asks for a
@@ -103,6 +120,10 @@ func (s *Server) lookup(name string) *Namespace {
 		}
 		ns := newNamespace(s, name, t.h)
 		ns.parent = t
+		if err := s.attachAdapter(ns); err != nil {
+			s.cfg.logger.Error("sio: cannot create dynamic namespace", "nsp", name, "err", err)
+			return nil
+		}
 		s.nsps[name] = ns
 		t.addChild(ns)
 		return ns
@@ -132,7 +153,17 @@ func (s *Server) To(rooms ...string) Broadcast { return s.main.To(rooms...) }
 // Close closes every connection at once and refuses new ones. It may be
 // called any number of times.
 func (s *Server) Close() error {
-	return s.engine.Close()
+	err := s.engine.Close()
+	s.closeAdapters()
+	return err
+}
+
+func (s *Server) closeAdapters() {
+	for _, ns := range s.namespaces() {
+		if ns.adapter != nil {
+			ns.adapter.Close()
+		}
+	}
 }
 
 // Shutdown stops the server gracefully: no new connections are accepted,
@@ -146,7 +177,9 @@ func (s *Server) Close() error {
 //
 //	httpSrv.RegisterOnShutdown(func() { srv.Shutdown(ctx) })
 func (s *Server) Shutdown(ctx context.Context) error {
-	return s.engine.Shutdown(ctx)
+	err := s.engine.Shutdown(ctx)
+	s.closeAdapters()
+	return err
 }
 
 // namespaces returns every namespace with sockets, templates excluded.

@@ -202,8 +202,7 @@ type Socket struct {
 	state     socketState
 	connected bool // has been connected, so its events may run
 	rooms     map[string]struct{}
-	acks      map[uint64]chan Args
-	nextAck   uint64
+	acks      map[uint64]func(Args, bool) // pending acknowledgements by id
 	data      any
 }
 
@@ -220,7 +219,7 @@ func newSocket(cl *client, ns *Namespace, auth []byte) *Socket {
 		cancel:    cancel,
 		exec:      newSerial(cl.srv.cfg.maxPendingEvents),
 		rooms:     map[string]struct{}{},
-		acks:      map[uint64]chan Args{},
+		acks:      map[uint64]func(Args, bool){},
 	}
 }
 
@@ -441,8 +440,8 @@ func (s *Socket) close(reason Reason, notify bool) {
 	acks := s.acks
 	s.acks = nil
 	s.mu.Unlock()
-	for _, ch := range acks {
-		close(ch)
+	for _, f := range acks {
+		f(Args{}, false)
 	}
 	s.client.remove(s)
 	if notify && was == socketConnected {
