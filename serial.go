@@ -13,10 +13,11 @@ type serial struct {
 	tasks   []func()
 	running bool
 	slots   chan struct{} // bounds the events waiting, see push
+	active  *tracker      // counts the running executors of a server
 }
 
-func newSerial(maxPending int) *serial {
-	return &serial{slots: make(chan struct{}, maxPending)}
+func newSerial(maxPending int, active *tracker) *serial {
+	return &serial{slots: make(chan struct{}, maxPending), active: active}
 }
 
 // push queues an event task. When maxPending are already waiting it blocks
@@ -46,6 +47,7 @@ func (q *serial) pushControl(f func()) {
 	}
 	q.running = true
 	q.mu.Unlock()
+	q.active.add(1)
 	go q.run()
 }
 
@@ -56,6 +58,7 @@ func (q *serial) run() {
 			q.running = false
 			q.tasks = nil
 			q.mu.Unlock()
+			q.active.add(-1)
 			return
 		}
 		f := q.tasks[0]
@@ -63,5 +66,43 @@ func (q *serial) run() {
 		q.tasks = q.tasks[1:]
 		q.mu.Unlock()
 		f()
+	}
+}
+
+// tracker counts goroutines so that a shutdown can wait for them. Unlike a
+// sync.WaitGroup, it may go up again while someone waits.
+type tracker struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n is 0; nil means no one waits
+}
+
+func (t *tracker) add(d int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n += d
+	if t.n == 0 && t.idle != nil {
+		close(t.idle)
+		t.idle = nil
+	}
+}
+
+// wait returns when the count is 0, or ctx's channel done is closed.
+func (t *tracker) wait(done <-chan struct{}) bool {
+	t.mu.Lock()
+	if t.n == 0 {
+		t.mu.Unlock()
+		return true
+	}
+	if t.idle == nil {
+		t.idle = make(chan struct{})
+	}
+	idle := t.idle
+	t.mu.Unlock()
+	select {
+	case <-idle:
+		return true
+	case <-done:
+		return false
 	}
 }

@@ -19,9 +19,10 @@ import (
 // A Server owns no listener and starts no goroutine of its own; the
 // application's [http.Server] drives it.
 type Server struct {
-	cfg    config
-	engine *Engine
-	main   *Namespace
+	cfg     config
+	engine  *Engine
+	main    *Namespace
+	running tracker // the sockets' executors running handlers
 
 	mu      sync.RWMutex
 	nsps    map[string]*Namespace
@@ -150,8 +151,10 @@ func (s *Server) Emit(event string, args ...any) error { return s.main.Emit(even
 // main namespace; see [Namespace.To].
 func (s *Server) To(rooms ...string) Broadcast { return s.main.To(rooms...) }
 
-// Close closes every connection at once and refuses new ones. It may be
-// called any number of times.
+// Close closes every connection at once and refuses new ones. The sockets'
+// contexts are cancelled and their disconnection handlers are started, but
+// Close does not wait for handlers to return; [Server.Shutdown] does. It may
+// be called any number of times.
 func (s *Server) Close() error {
 	err := s.engine.Close()
 	s.closeAdapters()
@@ -179,6 +182,9 @@ func (s *Server) closeAdapters() {
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.engine.Shutdown(ctx)
 	s.closeAdapters()
+	if !s.running.wait(ctx.Done()) && err == nil {
+		err = ctx.Err()
+	}
 	return err
 }
 

@@ -217,7 +217,7 @@ func newSocket(cl *client, ns *Namespace, auth []byte) *Socket {
 		handshake: hs,
 		ctx:       ctx,
 		cancel:    cancel,
-		exec:      newSerial(cl.srv.cfg.maxPendingEvents),
+		exec:      newSerial(cl.srv.cfg.maxPendingEvents, &cl.srv.running),
 		rooms:     map[string]struct{}{},
 		acks:      map[uint64]func(Args, bool){},
 	}
