@@ -2,6 +2,7 @@ package sio
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -30,6 +31,9 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 	ch := make(chan reply, 1)
 	id := s.ns.ackIDs.Add(1) - 1
 	if !s.registerAck(id, func(a Args, ok bool) { ch <- reply{a, ok} }) {
+		if s.Connected() {
+			return Args{}, ErrTooManyAcks
+		}
 		return Args{}, ErrClosed
 	}
 	defer s.unregisterAck(id)
@@ -59,12 +63,16 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 func (s *Socket) registerAck(id uint64, f func(a Args, ok bool)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state != socketConnected {
+	if s.state != socketConnected || len(s.acks) >= s.client.srv.cfg.maxPendingAcks {
 		return false
 	}
 	s.acks[id] = f
 	return true
 }
+
+// ErrTooManyAcks is returned by [Socket.EmitWithAck] when the socket already
+// has as many unanswered acknowledgements as [WithMaxPendingAcks] allows.
+var ErrTooManyAcks = errors.New("sio: too many acknowledgements pending")
 
 func (s *Socket) unregisterAck(id uint64) {
 	s.mu.Lock()

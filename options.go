@@ -43,6 +43,8 @@ type config struct {
 	connectTimeout   time.Duration
 	maxAttachments   int
 	maxPendingEvents int
+	maxNamespaces    int
+	maxPendingAcks   int
 	newAdapter       func(*Namespace) (Adapter, error)
 }
 
@@ -59,6 +61,8 @@ func defaultConfig() config {
 		connectTimeout:   45 * time.Second,
 		maxAttachments:   64,
 		maxPendingEvents: 256,
+		maxNamespaces:    64,
+		maxPendingAcks:   1024,
 	}
 }
 
@@ -257,5 +261,54 @@ func WithConnectTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		c.connectTimeout = d
 		return positive("connect timeout", d)
+	}
+}
+
+func atLeast(name string, n, min int) error {
+	if n < min {
+		return fmt.Errorf("%s must be at least %d, got %d", name, min, n)
+	}
+	return nil
+}
+
+// WithMaxAttachments bounds the binary attachments one Socket.IO packet
+// from a client may announce; a packet announcing more closes the
+// connection with [ReasonParseError]. Default 64. (Node has no such limit.)
+func WithMaxAttachments(n int) Option {
+	return func(c *config) error {
+		c.maxAttachments = n
+		return atLeast("max attachments", n, 0)
+	}
+}
+
+// WithMaxPendingEvents bounds the events of one socket that wait for its
+// handlers. When a client sends faster than its handlers keep up, the
+// server stops reading from it until they catch up, so memory stays
+// bounded and nothing is dropped. Default 256.
+func WithMaxPendingEvents(n int) Option {
+	return func(c *config) error {
+		c.maxPendingEvents = n
+		return atLeast("max pending events", n, 1)
+	}
+}
+
+// WithMaxNamespaces bounds the namespaces one connection may join at once;
+// a CONNECT beyond it is refused with a connect_error "Too many
+// namespaces". Default 64. (Node has no such limit.)
+func WithMaxNamespaces(n int) Option {
+	return func(c *config) error {
+		c.maxNamespaces = n
+		return atLeast("max namespaces", n, 1)
+	}
+}
+
+// WithMaxPendingAcks bounds the acknowledgements the server awaits from one
+// socket ([Socket.EmitWithAck] calls, and broadcasts with acknowledgements,
+// not yet answered). A call beyond it fails at once with [ErrTooManyAcks].
+// Default 1024. (Node has no such limit.)
+func WithMaxPendingAcks(n int) Option {
+	return func(c *config) error {
+		c.maxPendingAcks = n
+		return atLeast("max pending acks", n, 1)
 	}
 }

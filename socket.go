@@ -141,6 +141,13 @@ func (cl *client) connect(p sioPacket) {
 		cl.send(encodeConnectError(p.nsp, "Invalid namespace", nil))
 		return
 	}
+	cl.mu.Lock()
+	full := len(cl.sockets) >= cl.srv.cfg.maxNamespaces
+	cl.mu.Unlock()
+	if full {
+		cl.send(encodeConnectError(p.nsp, "Too many namespaces", nil))
+		return
+	}
 	auth := p.data
 	if len(auth) == 0 {
 		auth = []byte("{}")
