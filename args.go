@@ -3,6 +3,7 @@ package sio
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 )
 
 // Args holds the arguments of an incoming event or acknowledgement, as the
@@ -42,7 +43,7 @@ func (a Args) shiftEvent() (string, Args, error) {
 	var name string
 	switch {
 	case a.raw != nil && len(a.raw) > 0:
-		if err := json.Unmarshal(a.raw[0], &name); err != nil {
+		if len(a.raw[0]) == 0 || a.raw[0][0] != '"' || json.Unmarshal(a.raw[0], &name) != nil {
 			return "", a, fmt.Errorf("%w: event name must be a string", errBadSIOPacket)
 		}
 		a.raw = a.raw[1:]
@@ -87,6 +88,9 @@ func (a Args) Decode(i int, v any) error {
 // Raw returns the JSON of argument i. A binary attachment in it appears as
 // a base64 string.
 func (a Args) Raw(i int) (json.RawMessage, error) {
+	if i < 0 || i >= a.Len() {
+		return nil, fmt.Errorf("sio: no argument %d of %d", i, a.Len())
+	}
 	if a.tree != nil {
 		return json.Marshal(a.tree[i])
 	}
@@ -95,10 +99,11 @@ func (a Args) Raw(i int) (json.RawMessage, error) {
 
 // Values decodes every argument into plain Go values: nil, bool,
 // json.Number, string, []byte (for binary), []any and map[string]any.
-// Emitting them again reproduces what the client sent.
+// Emitting them again reproduces what the client sent, binary included,
+// with the keys of each object in sorted order.
 func (a Args) Values() ([]any, error) {
 	if a.tree != nil {
-		return a.tree, nil
+		return slices.Clone(a.tree), nil
 	}
 	out := make([]any, len(a.raw))
 	for i, r := range a.raw {

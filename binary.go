@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // Binary data in Socket.IO travels beside the JSON: each []byte in an
@@ -38,6 +39,8 @@ func marshalJSON(v any) ([]byte, error) {
 
 type binaryEncoder struct {
 	attachments [][]byte
+	depth       int                   // pointers, maps and slices we are in
+	seen        map[cycleKey]struct{} // those of them past startDetectingCyclesAfter
 }
 
 var (
@@ -58,6 +61,9 @@ func (e *binaryEncoder) append(dst []byte, v any) ([]byte, error) {
 	case string:
 		return appendJSONString(dst, v), nil
 	case json.RawMessage:
+		if v == nil {
+			return append(dst, "null"...), nil
+		}
 		return append(dst, v...), nil
 	}
 	rv := reflect.ValueOf(v)
@@ -79,6 +85,48 @@ func (e *binaryEncoder) appendBytes(dst []byte, b []byte) []byte {
 	return dst
 }
 
+// startDetectingCyclesAfter is, as in encoding/json, the pointer depth
+// after which binaryEncoder tracks the pointers it is inside of, so that a
+// cyclic value is an error rather than a fatal stack overflow.
+const startDetectingCyclesAfter = 1000
+
+type cycleKey struct {
+	ptr unsafe.Pointer
+	len int
+}
+
+// enter notes that the encoder descends into v, a pointer, map or slice;
+// leave undoes it.
+func (e *binaryEncoder) enter(v reflect.Value) error {
+	e.depth++
+	if e.depth <= startDetectingCyclesAfter {
+		return nil
+	}
+	k := cycleKey{ptr: v.UnsafePointer()}
+	if v.Kind() == reflect.Slice {
+		k.len = v.Len()
+	}
+	if _, ok := e.seen[k]; ok {
+		return fmt.Errorf("sio: encountered a cycle via %v", v.Type())
+	}
+	if e.seen == nil {
+		e.seen = map[cycleKey]struct{}{}
+	}
+	e.seen[k] = struct{}{}
+	return nil
+}
+
+func (e *binaryEncoder) leave(v reflect.Value) {
+	if e.depth > startDetectingCyclesAfter {
+		k := cycleKey{ptr: v.UnsafePointer()}
+		if v.Kind() == reflect.Slice {
+			k.len = v.Len()
+		}
+		delete(e.seen, k)
+	}
+	e.depth--
+}
+
 func (e *binaryEncoder) appendValue(dst []byte, v reflect.Value) ([]byte, error) {
 	if !v.IsValid() {
 		return append(dst, "null"...), nil
@@ -88,14 +136,26 @@ func (e *binaryEncoder) appendValue(dst []byte, v reflect.Value) ([]byte, error)
 		if (v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface) && v.IsNil() {
 			return append(dst, "null"...), nil
 		}
+		if v.CanAddr() {
+			v = v.Addr() // as encoding/json, for MarshalJSON on the pointer
+		}
 		j, err := marshalJSON(v.Interface())
 		return append(dst, j...), err
 	}
 	switch v.Kind() {
-	case reflect.Interface, reflect.Pointer:
+	case reflect.Interface:
 		if v.IsNil() {
 			return append(dst, "null"...), nil
 		}
+		return e.appendValue(dst, v.Elem())
+	case reflect.Pointer:
+		if v.IsNil() {
+			return append(dst, "null"...), nil
+		}
+		if err := e.enter(v); err != nil {
+			return dst, err
+		}
+		defer e.leave(v)
 		return e.appendValue(dst, v.Elem())
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
@@ -104,6 +164,10 @@ func (e *binaryEncoder) appendValue(dst []byte, v reflect.Value) ([]byte, error)
 		if v.IsNil() {
 			return append(dst, "null"...), nil
 		}
+		if err := e.enter(v); err != nil {
+			return dst, err
+		}
+		defer e.leave(v)
 		fallthrough
 	case reflect.Array:
 		dst = append(dst, '[')
@@ -121,20 +185,32 @@ func (e *binaryEncoder) appendValue(dst []byte, v reflect.Value) ([]byte, error)
 		if v.IsNil() {
 			return append(dst, "null"...), nil
 		}
-		if t.Key().Kind() != reflect.String {
-			return dst, fmt.Errorf("sio: cannot encode a map keyed by %v with binary values", t.Key())
+		if err := e.enter(v); err != nil {
+			return dst, err
 		}
-		keys := v.MapKeys()
-		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
+		defer e.leave(v)
+		type kv struct {
+			name string
+			k    reflect.Value
+		}
+		keys := make([]kv, 0, v.Len())
+		for _, k := range v.MapKeys() {
+			name, err := mapKeyName(k)
+			if err != nil {
+				return dst, err
+			}
+			keys = append(keys, kv{name, k})
+		}
+		slices.SortFunc(keys, func(a, b kv) int { return strings.Compare(a.name, b.name) })
 		dst = append(dst, '{')
 		for i, k := range keys {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, k.String())
+			dst = appendJSONString(dst, k.name)
 			dst = append(dst, ':')
 			var err error
-			if dst, err = e.appendValue(dst, v.MapIndex(k)); err != nil {
+			if dst, err = e.appendValue(dst, v.MapIndex(k.k)); err != nil {
 				return dst, err
 			}
 		}
@@ -143,8 +219,11 @@ func (e *binaryEncoder) appendValue(dst []byte, v reflect.Value) ([]byte, error)
 		dst = append(dst, '{')
 		first := true
 		for _, f := range structFields(t) {
-			fv := v.FieldByIndex(f.index)
-			if f.omitEmpty && fv.IsZero() {
+			fv, err := v.FieldByIndexErr(f.index)
+			if err != nil {
+				continue // through a nil embedded pointer
+			}
+			if f.omitEmpty && isEmptyValue(fv) {
 				continue
 			}
 			if !first {
@@ -153,7 +232,6 @@ func (e *binaryEncoder) appendValue(dst []byte, v reflect.Value) ([]byte, error)
 			first = false
 			dst = appendJSONString(dst, f.name)
 			dst = append(dst, ':')
-			var err error
 			if dst, err = e.appendValue(dst, fv); err != nil {
 				return dst, err
 			}
@@ -200,7 +278,7 @@ func computeHoldsBytes(t reflect.Type, seen map[reflect.Type]bool) bool {
 		return computeHoldsBytes(t.Elem(), seen)
 	case reflect.Struct:
 		for _, f := range structFields(t) {
-			if computeHoldsBytes(t.FieldByIndex(f.index).Type, seen) {
+			if computeHoldsBytes(f.typ, seen) {
 				return true
 			}
 		}
@@ -211,23 +289,31 @@ func computeHoldsBytes(t reflect.Type, seen map[reflect.Type]bool) bool {
 type jsonField struct {
 	name      string
 	index     []int
+	typ       reflect.Type
 	omitEmpty bool
+	tagged    bool
 }
 
 var fieldsCache sync.Map // reflect.Type -> []jsonField
 
 // structFields lists the fields encoding/json would write for t, in order.
-// It follows the common rules: exported fields, json tag names, "-",
-// omitempty, and the fields of untagged embedded structs promoted (a name
-// defined at a shallower depth wins).
+// It follows encoding/json's rules: exported fields, json tag names, "-",
+// omitempty, and the fields of untagged embedded structs (or pointers to
+// structs) promoted, where of several fields with one name the shallowest
+// wins, a tagged one breaking a tie, and a tie left unbroken drops them all.
 func structFields(t reflect.Type) []jsonField {
 	if v, ok := fieldsCache.Load(t); ok {
 		return v.([]jsonField)
 	}
-	var fields []jsonField
-	seen := map[string]int{} // name -> depth
-	var walk func(t reflect.Type, index []int, depth int)
-	walk = func(t reflect.Type, index []int, depth int) {
+	var all []jsonField
+	depths := map[string]int{}
+	var walk func(t reflect.Type, index []int, onPath map[reflect.Type]bool)
+	walk = func(t reflect.Type, index []int, onPath map[reflect.Type]bool) {
+		if onPath[t] {
+			return
+		}
+		onPath[t] = true
+		defer delete(onPath, t)
 		for i := range t.NumField() {
 			sf := t.Field(i)
 			tag := sf.Tag.Get("json")
@@ -236,35 +322,87 @@ func structFields(t reflect.Type) []jsonField {
 			}
 			name, opts, _ := strings.Cut(tag, ",")
 			idx := append(slices.Clone(index), i)
-			ft := sf.Type
 			if sf.Anonymous && name == "" {
+				ft := sf.Type
 				if ft.Kind() == reflect.Pointer {
 					ft = ft.Elem()
 				}
 				if ft.Kind() == reflect.Struct {
-					if sf.Type.Kind() == reflect.Pointer {
-						continue // promoted through a pointer: left to encoding/json's nil handling; rare
-					}
-					walk(ft, idx, depth+1)
+					walk(ft, idx, onPath)
 					continue
 				}
 			}
 			if !sf.IsExported() {
 				continue
 			}
+			tagged := name != ""
 			if name == "" {
 				name = sf.Name
 			}
-			if d, dup := seen[name]; dup && d <= depth {
-				continue
+			all = append(all, jsonField{name: name, index: idx, typ: sf.Type, tagged: tagged,
+				omitEmpty: strings.Contains(","+opts+",", ",omitempty,")})
+			if d, ok := depths[name]; !ok || len(idx) < d {
+				depths[name] = len(idx)
 			}
-			seen[name] = depth
-			fields = append(fields, jsonField{name: name, index: idx, omitEmpty: strings.Contains(","+opts+",", ",omitempty,")})
 		}
 	}
-	walk(t, nil, 0)
+	walk(t, nil, map[reflect.Type]bool{})
+	// Keep, for each name, the one dominant field at the shallowest depth.
+	var fields []jsonField
+	for _, f := range all {
+		d := depths[f.name]
+		if len(f.index) != d {
+			continue
+		}
+		var rivals, taggedRivals int
+		for _, g := range all {
+			if g.name == f.name && len(g.index) == d {
+				rivals++
+				if g.tagged {
+					taggedRivals++
+				}
+			}
+		}
+		if rivals == 1 || (f.tagged && taggedRivals == 1) {
+			fields = append(fields, f)
+		}
+	}
 	fieldsCache.Store(t, fields)
 	return fields
+}
+
+// isEmptyValue is encoding/json's test for omitempty.
+func isEmptyValue(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Interface, reflect.Pointer:
+		return v.IsZero()
+	}
+	return false
+}
+
+// mapKeyName is the JSON name of map key k, as encoding/json writes it.
+func mapKeyName(k reflect.Value) (string, error) {
+	if k.Kind() == reflect.String {
+		return k.String(), nil
+	}
+	if tm, ok := k.Interface().(encoding.TextMarshaler); ok {
+		if k.Kind() == reflect.Pointer && k.IsNil() {
+			return "", nil
+		}
+		b, err := tm.MarshalText()
+		return string(b), err
+	}
+	switch k.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.FormatInt(k.Int(), 10), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return strconv.FormatUint(k.Uint(), 10), nil
+	}
+	return "", fmt.Errorf("sio: cannot encode a map keyed by %v", k.Type())
 }
 
 // isPlaceholder reports whether m is {"_placeholder":true,"num":N}, and N.

@@ -231,9 +231,9 @@ func encodeConnectError(nsp, message string, data any) encoded {
 		Message string `json:"message"`
 		Data    any    `json:"data,omitempty"`
 	}{message, data}
-	j, err := json.Marshal(payload)
+	j, err := marshalJSON(payload)
 	if err != nil {
-		j, _ = json.Marshal(struct {
+		j, _ = marshalJSON(struct {
 			Message string `json:"message"`
 		}{message})
 	}
@@ -246,6 +246,6 @@ func encodeDisconnect(nsp string) encoded {
 }
 
 func appendJSONString(dst []byte, s string) []byte {
-	j, _ := json.Marshal(s)
+	j, _ := marshalJSON(s)
 	return append(dst, j...)
 }
