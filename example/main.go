@@ -18,10 +18,12 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/sio-go/sio"
 )
 
 //go:embed web
@@ -55,23 +57,39 @@ func main() {
 	}
 	httpSrv := &http.Server{Addr: *addr, Handler: handler}
 
-	// On Ctrl-C, stop taking requests and let every client go cleanly. The
-	// chat's connections are hijacked WebSockets or long polls, which
-	// http.Server.Shutdown does not wait for: chat.Shutdown does.
+	// On Ctrl-C, stop taking requests and let every client go cleanly.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		httpSrv.RegisterOnShutdown(func() { chat.Shutdown(shutdownCtx) })
-		httpSrv.Shutdown(shutdownCtx)
+		if err := shutdown(shutdownCtx, httpSrv, chat); err != nil {
+			log.Printf("shutdown: %v", err)
+		}
 	}()
 
 	log.Printf("chat on %s (router: %s)", pageURL(*addr), *router)
 	if err := httpSrv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
+	// ListenAndServe returns as soon as the shutdown starts: wait for it.
+	<-stopped
+}
+
+// shutdown stops the HTTP server and the chat together, and waits for both.
+// They need each other: http.Server.Shutdown waits for the requests in
+// flight, long polls among them, which only chat.Shutdown ends; and it does
+// not wait for hijacked connections (WebSockets), which chat.Shutdown does.
+func shutdown(ctx context.Context, httpSrv *http.Server, chat *sio.Server) error {
+	var wg sync.WaitGroup
+	var chatErr error
+	wg.Go(func() { chatErr = chat.Shutdown(ctx) })
+	httpErr := httpSrv.Shutdown(ctx)
+	wg.Wait()
+	return errors.Join(httpErr, chatErr)
 }
 
 // routes mounts the page, the client bundle and Socket.IO on the chosen

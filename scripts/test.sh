@@ -12,7 +12,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 FUZZTIME="${FUZZTIME:-10s}"
-JSCLIENT=testdata/jsclient
+# npm packages the tests use: the Node clients, the chat page's bundle, the
+# chat's end-to-end scripts.
+JS_DIRS=(testdata/jsclient example example/e2e)
 
 # shellcheck disable=SC2154 # rc is set inside the trap
 trap 'rc=$?; if ((rc)); then printf "\n==> FAILED (exit %d)\n" "$rc" >&2; fi' EXIT
@@ -21,20 +23,22 @@ step "checking for go.mod"
 [[ -f go.mod ]] || die "no go.mod at the repository root ($REPO_ROOT): the Go module is missing"
 go version
 
-step "JS test dependencies ($JSCLIENT)"
+step "JS test dependencies (${JS_DIRS[*]})"
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   echo "node $(node --version), npm $(npm --version)"
-  if [[ ! -f "$JSCLIENT/package-lock.json" ]]; then
-    die "$JSCLIENT/package-lock.json is missing"
-  fi
-  # npm writes node_modules/.package-lock.json on every install.
-  if [[ ! -f "$JSCLIENT/node_modules/.package-lock.json" ||
-    "$JSCLIENT/package-lock.json" -nt "$JSCLIENT/node_modules/.package-lock.json" ]]; then
-    echo "running npm ci in $JSCLIENT"
-    (cd "$JSCLIENT" && npm ci --no-audit --no-fund)
-  else
-    echo "node_modules is up to date"
-  fi
+  for dir in "${JS_DIRS[@]}"; do
+    if [[ ! -f "$dir/package-lock.json" ]]; then
+      die "$dir/package-lock.json is missing"
+    fi
+    # npm writes node_modules/.package-lock.json on every install.
+    if [[ ! -f "$dir/node_modules/.package-lock.json" ||
+      "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
+      echo "running npm ci in $dir"
+      (cd "$dir" && npm ci --no-audit --no-fund)
+    else
+      echo "$dir/node_modules is up to date"
+    fi
+  done
 elif [[ "${SIO_REQUIRE_ALL:-}" == 1 ]]; then
   die "node/npm not found and SIO_REQUIRE_ALL=1"
 else

@@ -5,9 +5,10 @@
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 
-let socket = null; // created once the user has a name
-let room = "";     // the room we are in
-let users = [];    // who is in it
+let socket = null;  // created once the user has a name
+let room = "";      // the room we are in, or are joining
+let users = [];     // who is in it
+let joining = null; // while a join is on its way: who came and went meanwhile
 
 // ?transport=polling keeps the client on HTTP long-polling (for proxies
 // that block WebSocket); ?transport=websocket skips polling altogether.
@@ -20,6 +21,7 @@ function transports() {
 
 $("login").addEventListener("submit", (e) => {
   e.preventDefault();
+  if (socket) return; // already connecting
   const name = $("name").value.trim();
   room = $("room").value.trim();
   if (!name || !room) return;
@@ -30,16 +32,19 @@ $("login").addEventListener("submit", (e) => {
 
   socket.on("connect", () => {
     $("banner").hidden = true;
+    $("login-error").textContent = "";
     $("status").textContent = "connected over " + socket.io.engine.transport.name;
     socket.io.engine.once("upgrade", (t) => { $("status").textContent = "connected over " + t.name; });
     // After a reconnection the server has forgotten our room: join again.
     join(room);
   });
   socket.on("connect_error", (err) => {
-    $("login-error").textContent = err.message;
     if (!socket.active) { // refused by the server: no automatic retry
+      $("login-error").textContent = err.message;
       socket = null;
       showLogin();
+    } else { // the server is out of reach: the client tries again
+      $("login-error").textContent = "Cannot reach the server (" + err.message + "), retrying…";
     }
   });
   socket.on("disconnect", (reason) => {
@@ -48,19 +53,22 @@ $("login").addEventListener("submit", (e) => {
     if (reason === "io server disconnect") socket.connect(); // the server said bye: try again anyway
   });
 
+  // Every event names its room: one about the room we just left may still
+  // be on its way, and is dropped.
   socket.on("chat message", (m) => addMessage(m));
-  socket.on("user joined", ({ username }) => {
-    setUsers([...users, username]);
-    addNotice(username + " joined");
+  socket.on("user joined", (p) => {
+    if (p.room !== room) return;
+    cameOrWent(p.username, true);
+    addNotice(p.username + " joined");
   });
-  socket.on("user left", ({ username }) => {
-    const i = users.indexOf(username);
-    if (i >= 0) setUsers(users.slice(0, i).concat(users.slice(i + 1)));
-    typingStopped(username);
-    addNotice(username + " left");
+  socket.on("user left", (p) => {
+    if (p.room !== room) return;
+    cameOrWent(p.username, false);
+    typingStopped(p.username);
+    addNotice(p.username + " left");
   });
-  socket.on("typing", ({ username }) => typingStarted(username));
-  socket.on("stop typing", ({ username }) => typingStopped(username));
+  socket.on("typing", (p) => { if (p.room === room) typingStarted(p.username); });
+  socket.on("stop typing", (p) => { if (p.room === room) typingStopped(p.username); });
 });
 
 function showLogin() {
@@ -71,19 +79,28 @@ function showLogin() {
 // --- Rooms ----------------------------------------------------------------
 
 // join asks the server to put us in a room; its acknowledgement says who
-// is there.
+// is there. The server tells the room about comings and goings as they
+// happen, so news of someone may overtake that list: what comes meanwhile
+// is noted, and applied again on top of the list.
 async function join(name) {
+  room = name;
+  const seen = joining = [];
   try {
     const res = await socket.timeout(5000).emitWithAck("join", name);
     if (res.error) throw new Error(res.error);
-    if (res.room !== room) { $("messages").replaceChildren(); }
-    room = res.room;
+    if (seen !== joining) return; // another join has started since
+    joining = null;
     setUsers(res.users);
+    for (const [username, here] of seen) cameOrWent(username, here);
     $("room-name").textContent = room;
-    $("login").hidden = true;
-    $("chat").hidden = false;
-    $("text").focus();
+    if ($("chat").hidden) { // the first time in
+      $("login").hidden = true;
+      $("chat").hidden = false;
+      $("text").focus();
+    }
   } catch (err) {
+    if (seen !== joining) return; // superseded: its failure no longer matters
+    joining = null;
     addNotice("could not join " + name + ": " + err.message);
   }
 }
@@ -105,24 +122,33 @@ function setUsers(list) {
   $("users").replaceChildren(...users.map((u) => el("li", {}, u)));
 }
 
+// cameOrWent updates the list for someone who came (here) or went; while
+// a join is on its way, it also notes the change for join to apply again.
+function cameOrWent(username, here) {
+  joining?.push([username, here]);
+  setUsers(here ? [...users, username] : users.filter((u) => u !== username));
+}
+
 // --- Messages -------------------------------------------------------------
 
 // Sending shows the message at once, greyed; the server's acknowledgement
-// ticks it. The server also sends it back to us like to everyone in the
-// room: that echo, matched by id, is not shown twice.
+// ticks it. The server also sends the message to us, like to everyone in
+// the room, and that copy comes first (the acknowledgement follows the
+// handler's return): matched by id, it gives way to ours.
 $("send").addEventListener("submit", async (e) => {
   e.preventDefault();
   const text = $("text").value.trim();
-  if (!text || !socket) return;
+  if (!text || !socket?.connected) return; // while disconnected, the text stays in the box
   $("text").value = "";
   stopTyping();
   const li = el("li", { class: "mine pending" },
     el("span", { class: "who" }, "me"), text, el("span", { class: "tick" }, "…"));
   $("messages").append(li);
-  li.scrollIntoView();
+  li.scrollIntoView({ block: "nearest" });
   try {
     const ack = await socket.timeout(5000).emitWithAck("chat message", { room, text });
     if (ack.error) throw new Error(ack.error);
+    $("messages").querySelector(`li[data-id="${ack.id}"]`)?.remove();
     li.dataset.id = ack.id;
     li.classList.remove("pending");
     li.querySelector(".tick").textContent = "✓";
@@ -138,13 +164,13 @@ function addMessage(m) {
   const li = el("li", { "data-id": m.id },
     el("span", { class: "meta" }, time(m.ts)), el("span", { class: "who" }, m.username), m.text);
   $("messages").append(li);
-  li.scrollIntoView();
+  li.scrollIntoView({ block: "nearest" });
 }
 
 function addNotice(text) {
   const li = el("li", { class: "notice" }, text);
   $("messages").append(li);
-  li.scrollIntoView();
+  li.scrollIntoView({ block: "nearest" });
 }
 
 // --- Typing ---------------------------------------------------------------
