@@ -264,12 +264,18 @@ func (c *Conn) takeLocked() []packet {
 	return batch
 }
 
-// Close closes the connection at once, without telling the client, which
-// sees its transport close and, if it is a Socket.IO client, reconnects.
-// The close handler gets [ReasonForcedClose]. Close may be called any
-// number of times.
+// Close closes the connection. The client sees its transport close and, if
+// it is a Socket.IO client, reconnects. A WebSocket is closed at once; a
+// long-polling client is answered a close packet, after what was already
+// queued, on its waiting or next GET (for at most a ping timeout), since
+// that is the only way to tell it. The close handler gets
+// [ReasonForcedClose] at once. Close may be called any number of times.
 func (c *Conn) Close() error {
-	c.closeWith(ReasonForcedClose, 0)
+	final := packetType(0)
+	if c.Transport() == TransportPolling {
+		final = packetClose
+	}
+	c.closeWith(ReasonForcedClose, final)
 	return nil
 }
 
@@ -288,7 +294,14 @@ func (c *Conn) closeGracefully(reason Reason) {
 func (c *Conn) closeWith(reason Reason, final packetType) {
 	c.mu.Lock()
 	if c.state != stateOpen {
+		// A session that is already closing gracefully ends at once when
+		// closed without a final packet (Close, Engine.Close after a
+		// Shutdown deadline, a failed transport); its reason stays.
+		cut := c.state == stateClosing && final == 0
 		c.mu.Unlock()
+		if cut {
+			c.finish()
+		}
 		return
 	}
 	c.reason = reason

@@ -426,6 +426,6 @@ func newHandshake(r *http.Request) Handshake {
 // errorsIsClosed reports whether err is a normal end of a network
 // connection rather than something worth a warning.
 func errorsIsClosed(err error) bool {
-	return errors.Is(err, net.ErrClosed) || websocket.IsCloseError(err,
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, websocket.ErrCloseSent) || websocket.IsCloseError(err,
 		websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived)
 }

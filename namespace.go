@@ -135,11 +135,15 @@ func (ns *Namespace) Sockets() []*Socket {
 	return out
 }
 
-// Socket returns the socket of the given id, or nil.
+// Socket returns the connected socket of the given id, or nil.
 func (ns *Namespace) Socket(id string) *Socket {
 	ns.mu.RLock()
-	defer ns.mu.RUnlock()
-	return ns.sockets[id]
+	s := ns.sockets[id]
+	ns.mu.RUnlock()
+	if s == nil || !s.Connected() {
+		return nil
+	}
+	return s
 }
 
 func (ns *Namespace) handlers() *handlerTable { return ns.h }

@@ -167,17 +167,22 @@ func (b Broadcast) Volatile() Broadcast {
 	return b
 }
 
-// Sockets returns the sockets of the target.
+// Sockets returns the connected sockets of the target on this server.
 func (b Broadcast) Sockets() []*Socket {
 	return b.targets(nil)
 }
 
-// targets appends the sockets of the target to dst.
+// targets appends the connected sockets of the target to dst. A socket
+// the server has disconnected is left out at once, although it stays in
+// its rooms until its disconnection handlers have run.
 func (b Broadcast) targets(dst []*Socket) []*Socket {
 	ns := b.ns
 	ns.mu.RLock()
 	defer ns.mu.RUnlock()
 	excluded := func(s *Socket) bool {
+		if !s.Connected() { // s.mu after ns.mu, as documented above
+			return true
+		}
 		for _, r := range b.except {
 			if _, ok := ns.rooms[r][s]; ok {
 				return true
@@ -230,7 +235,7 @@ func (b Broadcast) Emit(event string, args ...any) error {
 	buf := targetPool.Get().(*[]*Socket)
 	targets := b.targets((*buf)[:0])
 	for _, s := range targets {
-		if s.Connected() {
+		if s.Connected() { // again: it may have been disconnected since
 			s.client.conn.sendMessages(enc, b.volatile)
 		}
 	}

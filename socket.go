@@ -128,7 +128,6 @@ func (cl *client) handle(p sioPacket, attachments [][]byte) {
 
 // connect starts a socket for the namespace a CONNECT packet asks for.
 func (cl *client) connect(p sioPacket) {
-	cl.connectTimer.Stop()
 	cl.mu.Lock()
 	_, dup := cl.sockets[p.nsp]
 	cl.mu.Unlock()
@@ -304,6 +303,7 @@ func (s *Socket) runConnect() {
 	s.state = socketConnected
 	s.connected = true
 	s.mu.Unlock()
+	s.client.connectTimer.Stop() // as in Node, only a successful connection stops it
 	s.ns.add(s)
 	s.client.send(encodeConnect(s.ns.name, s.id))
 	for _, f := range h.onConnect {

@@ -25,6 +25,13 @@ func setPollHeaders(h http.Header, contentType string, n int) {
 // releases the request.
 func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
+	if c.state == stateClosed {
+		// The session ended after the engine looked it up (a ping
+		// timeout that fired just now): it is as gone as if unknown.
+		c.mu.Unlock()
+		httpError(w, codeUnknownSID, "")
+		return
+	}
 	if c.transport != TransportPolling {
 		c.mu.Unlock()
 		httpError(w, codeBadRequest, "")
@@ -39,6 +46,7 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.polling = true
+	probed := c.upgrade == upgradeProbed
 	c.mu.Unlock()
 
 	// A poll may wait longer than the server's WriteTimeout: lift the
@@ -57,7 +65,7 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 		// if the upgrade completes first, it is refused instead.
 		probeWait <-chan time.Time
 	)
-	if c.upgrade == upgradeProbed {
+	if probed {
 		t := time.NewTimer(100 * time.Millisecond)
 		defer t.Stop()
 		probeWait = t.C

@@ -172,10 +172,12 @@ func (c *Conn) writeLoop(ws *websocket.Conn) {
 		}
 		for _, p := range batch {
 			if err := c.writeFrame(ws, p); err != nil {
+				reason := ReasonTransportClose // the peer closed; the reader may say so first
 				if !errorsIsClosed(err) {
 					c.log.Debug("websocket write failed", "err", err)
+					reason = ReasonTransportError
 				}
-				c.closeWith(ReasonTransportError, 0)
+				c.closeWith(reason, 0)
 				return
 			}
 			if p.typ == packetClose {

@@ -28,6 +28,9 @@ const SCENARIOS = {
   "upgrade-burst":
     "(upgrade mode only) send --per-tick numbered messages every --interval ms from open, through the upgrade, " +
     "then --after more; check all echoes in order, none lost or duplicated",
+  "no-pong":
+    "stop answering the server's pings (pong packets are dropped), expect the server to close the connection " +
+    "(ping timeout) within --close-within seconds of open",
 };
 
 const USAGE = `usage: node eio.mjs --url URL --mode MODE --scenario NAME [options]
@@ -51,6 +54,11 @@ const USAGE = `usage: node eio.mjs --url URL --mode MODE --scenario NAME [option
                      or only after the upgrade completed (server-close always
                      waits for the upgrade)
   --query K=V        extra query parameter (repeatable)
+  --linger MS        after a pass, stay alive MS ms before exiting, so that the
+                     client's close packet reaches the server (default 0:
+                     exit at once)
+  --close-within S   no-pong: seconds after open by which the server must have
+                     closed the connection (default 10)
 
 scenarios:
 ${Object.entries(SCENARIOS)
@@ -61,20 +69,30 @@ ${Object.entries(SCENARIOS)
 // ---------------------------------------------------------------------------
 // output helpers
 
+let resultWritten = false;
+
 function emit(obj) {
+  // Nothing may follow the result line (see --linger).
+  if (resultWritten) return;
   process.stdout.write(JSON.stringify(obj) + "\n");
 }
 
 let finished = false;
+let lingerMs = 0; // set from --linger once the arguments are parsed
 
 function finish(pass, reason) {
   if (finished) return;
   finished = true;
   if (pass) emit({ result: "pass" });
   else emit({ result: "fail", reason: String(reason) });
+  resultWritten = true;
   // stdout writes to pipes and files are synchronous on Linux, so exiting
-  // right away does not lose output.
-  process.exit(pass ? 0 : 1);
+  // right away does not lose output. With --linger, a passing run stays
+  // alive a little longer so that what the client still has in flight (on
+  // long-polling, the POST carrying its close packet) reaches the server
+  // instead of dying with the process.
+  if (pass && lingerMs > 0) setTimeout(() => process.exit(0), lingerMs);
+  else process.exit(pass ? 0 : 1);
 }
 
 function usageError(msg) {
@@ -107,6 +125,8 @@ function parseArgs(argv) {
     perTick: 4,
     start: "open",
     query: {},
+    closeWithin: 10,
+    linger: 0,
   };
   const num = (name, v) => {
     const n = Number(v);
@@ -167,6 +187,12 @@ function parseArgs(argv) {
         break;
       case "--start":
         o.start = val();
+        break;
+      case "--linger":
+        o.linger = num(a, val());
+        break;
+      case "--close-within":
+        o.closeWithin = num(a, val());
         break;
       case "--query": {
         const q = val();
@@ -540,6 +566,70 @@ const run = {
     emit({ event: "server-closed", reason, ms: Date.now() - t0 });
   },
 
+  async "no-pong"(h) {
+    // Drop every pong before the first ping can arrive: engine.io-client
+    // answers a ping with this._sendPacket("pong") (socket.js, _onPacket),
+    // so an own property shadowing the prototype's _sendPacket intercepts
+    // exactly those packets and lets everything else (including the upgrade
+    // probe, which goes through the transport directly) through.
+    const s = h.socket;
+    const orig = s._sendPacket;
+    check(typeof orig === "function", "engine.io-client has no _sendPacket method to patch");
+    let pings = 0;
+    let dropped = 0;
+    s._sendPacket = function (type, ...rest) {
+      if (type === "pong") {
+        dropped++;
+        emit({ event: "pong-dropped", count: dropped, transport: this.transport && this.transport.name });
+        return;
+      }
+      return orig.call(this, type, ...rest);
+    };
+    s.on("ping", () => pings++);
+    // The server may close at any time after the first ping: a close is
+    // expected from the start.
+    h.expectClose = true;
+    await h.opened();
+    const t0 = Date.now();
+    h.phase = "waiting for the server's ping timeout";
+    if (h.opts.mode === "upgrade") {
+      // The upgrade normally completes long before the server gives up on
+      // the first ping; the close must not come first.
+      const first = await Promise.race([h.upgradeP.then(() => "upgrade"), h.closeP.then(() => "close")]);
+      check(first === "upgrade", "the connection closed before the upgrade completed");
+      check(s.transport.name === "websocket", `after upgrade transport is ${s.transport.name}`);
+    }
+    const timer = sleep(h.opts.closeWithin * 1000).then(() => null);
+    const reason = await Promise.race([h.closeP, timer]);
+    check(reason !== null, `server did not close the connection within ${h.opts.closeWithin} s of open`);
+    const ms = Date.now() - t0;
+    emit({
+      event: "no-pong-closed",
+      reason,
+      ms,
+      pings,
+      dropped,
+      upgraded: h.upgraded,
+      transport: s.transport && s.transport.name,
+    });
+    // What the client sees depends on timing, so any end that is not the
+    // client's own doing passes; the Go test checks why the server closed.
+    // - "transport close": the server closed the WebSocket, or answered a
+    //   waiting GET with a close packet;
+    // - "transport error": no GET was waiting when the server gave up, and
+    //   the next one found the session gone (HTTP 400), as with Node;
+    // - "ping timeout": the client's own heartbeat timer (ping interval +
+    //   ping timeout from the last ping, or from the handshake) went off
+    //   before it read the server's close, as happens on a starved machine,
+    //   where even the ping itself may not have been read yet (pings 0).
+    check(
+      ["transport close", "transport error", "ping timeout"].includes(reason),
+      `close reason ${reason}, want "transport close", "transport error" or "ping timeout"`,
+    );
+    const want = h.opts.mode === "polling" ? "polling" : "websocket";
+    check(s.transport.name === want, `final transport ${s.transport.name}, want ${want}`);
+  },
+
   async "upgrade-burst"(h) {
     await h.opened();
     const { interval, after, perTick } = h.opts;
@@ -585,6 +675,7 @@ const run = {
 // main
 
 const opts = parseArgs(process.argv.slice(2));
+lingerMs = opts.linger;
 emit({ event: "start", scenario: opts.scenario, mode: opts.mode, url: opts.url, path: opts.path });
 
 const hardTimer = setTimeout(() => {
