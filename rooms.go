@@ -2,6 +2,7 @@ package sio
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"sync"
@@ -136,6 +137,24 @@ func (ns *Namespace) Emit(event string, args ...any) error {
 	return Broadcast{ns: ns}.Emit(event, args...)
 }
 
+// EmitWithAck sends an event to every socket of the namespace and gathers
+// their acknowledgements; see [Broadcast.EmitWithAck].
+func (ns *Namespace) EmitWithAck(ctx context.Context, event string, args ...any) ([]AckReply, error) {
+	return Broadcast{ns: ns}.EmitWithAck(ctx, event, args...)
+}
+
+// FetchSockets returns every socket of the namespace, on every server.
+func (ns *Namespace) FetchSockets(ctx context.Context) ([]RemoteSocket, error) {
+	return Broadcast{ns: ns}.FetchSockets(ctx)
+}
+
+// Volatile returns a target of every socket of the namespace, for packets
+// that may be lost; see [Broadcast.Volatile].
+func (ns *Namespace) Volatile() Broadcast { return Broadcast{ns: ns, volatile: true} }
+
+// Local returns a target of every socket of the namespace on this server.
+func (ns *Namespace) Local() Broadcast { return Broadcast{ns: ns, local: true} }
+
 // To returns a target of the sockets in the given rooms of the socket's
 // namespace, the socket itself excluded.
 func (s *Socket) To(rooms ...string) Broadcast {
@@ -176,6 +195,14 @@ func (b Broadcast) Sockets() []*Socket {
 // the server has disconnected is left out at once, although it stays in
 // its rooms until its disconnection handlers have run.
 func (b Broadcast) targets(dst []*Socket) []*Socket {
+	if b.ns.match != nil { // a template: the same target in each child
+		for _, child := range b.ns.childList() {
+			c := b
+			c.ns = child
+			dst = c.targets(dst)
+		}
+		return dst
+	}
 	ns := b.ns
 	ns.mu.RLock()
 	defer ns.mu.RUnlock()
@@ -228,6 +255,15 @@ func (b Broadcast) Emit(event string, args ...any) error {
 	if reservedEvents[event] {
 		return errReservedEmit(event)
 	}
+	if b.ns.match != nil { // a template: each child has its own packet
+		var errs []error
+		for _, child := range b.ns.childList() {
+			c := b
+			c.ns = child
+			errs = append(errs, c.Emit(event, args...))
+		}
+		return errors.Join(errs...)
+	}
 	enc, err := encodeEvent(b.ns.name, 0, false, event, args)
 	if err != nil {
 		return err
@@ -250,3 +286,10 @@ func (b Broadcast) Emit(event string, args ...any) error {
 
 // targetPool recycles the slices broadcasts collect their sockets in.
 var targetPool = sync.Pool{New: func() any { return new([]*Socket) }}
+
+// childList returns the namespaces created from a template so far.
+func (ns *Namespace) childList() []*Namespace {
+	ns.mu.RLock()
+	defer ns.mu.RUnlock()
+	return slices.Clone(ns.children)
+}

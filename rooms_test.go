@@ -742,3 +742,47 @@ func TestRoomsDisconnectedNotTargeted(t *testing.T) {
 		t.Errorf("FetchSockets after DisconnectSockets = %+v, %v; want only %s", fetched, err, want[0])
 	}
 }
+
+// TestRoomsTemplateBroadcast: a broadcast on the template of dynamic
+// namespaces reaches the sockets of every namespace made from it, each with
+// its own namespace in the packet, as Node's parent namespaces do.
+func TestRoomsTemplateBroadcast(t *testing.T) {
+	srv := roomsNewServer(t)
+	tmpl := srv.OfRegexp(regexp.MustCompile(`^/dyn-\d+$`))
+	var conns []*Conn
+	for _, nsp := range []string{"/dyn-1", "/dyn-2"} {
+		r := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=polling", nil)
+		c := srv.engine.newConn("rooms"+strconv.FormatInt(roomsConnSeq.Add(1), 10), r, TransportPolling)
+		if !srv.engine.open(c) {
+			t.Fatal("engine refused a connection")
+		}
+		c.dispatch(Message{Data: []byte("0" + nsp + ",")})
+		conns = append(conns, c)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(tmpl.To().Sockets()) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("template sees %d sockets, want 2", len(tmpl.To().Sockets()))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for _, c := range conns {
+		roomsTake(c)
+	}
+	if err := tmpl.Emit("hello", 1); err != nil {
+		t.Fatal(err)
+	}
+	for i, nsp := range []string{"/dyn-1", "/dyn-2"} {
+		got := roomsTake(conns[i])
+		want := []string{"2" + nsp + `,["hello",1]`}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s got %q, want %q", nsp, got, want)
+		}
+	}
+	if _, err := tmpl.EmitWithAck(context.Background(), "x"); err == nil {
+		t.Error("EmitWithAck on a template: want an error")
+	}
+	if got := srv.Of("/").To().Sockets(); len(got) != 0 {
+		t.Errorf("main namespace has %d sockets, want 0", len(got))
+	}
+}

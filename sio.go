@@ -82,7 +82,9 @@ func (s *Server) attachAdapter(ns *Namespace) error {
 // namespace that does not exist and match reports true for its name, the
 // namespace is created. Every namespace created so shares the handlers and
 // middleware registered on the returned template, which has no sockets of
-// its own. Templates are tried in the order they were declared.
+// its own: a broadcast on it ([Namespace.Emit], [Namespace.To]) reaches the
+// sockets of every namespace created from it. Templates are tried in the
+// order they were declared.
 func (s *Server) OfFunc(match func(name string) bool) *Namespace {
 	if match == nil {
 		panic("sio: OfFunc with a nil match function")
@@ -150,6 +152,21 @@ func (s *Server) Emit(event string, args ...any) error { return s.main.Emit(even
 // To returns the broadcast target of the sockets in the given rooms of the
 // main namespace; see [Namespace.To].
 func (s *Server) To(rooms ...string) Broadcast { return s.main.To(rooms...) }
+
+// Except returns the broadcast target of the sockets of the main namespace
+// outside the given rooms.
+func (s *Server) Except(rooms ...string) Broadcast { return s.main.Except(rooms...) }
+
+// EmitWithAck sends an event to every socket of the main namespace and
+// gathers their acknowledgements; see [Broadcast.EmitWithAck].
+func (s *Server) EmitWithAck(ctx context.Context, event string, args ...any) ([]AckReply, error) {
+	return s.main.EmitWithAck(ctx, event, args...)
+}
+
+// FetchSockets returns every socket of the main namespace, on every server.
+func (s *Server) FetchSockets(ctx context.Context) ([]RemoteSocket, error) {
+	return s.main.FetchSockets(ctx)
+}
 
 // Close closes every connection at once and refuses new ones. The sockets'
 // contexts are cancelled and their disconnection handlers are started, but
