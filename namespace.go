@@ -278,6 +278,7 @@ type ClientError struct {
 	Data    any
 }
 
+// Error returns the message.
 func (e *ClientError) Error() string { return e.Message }
 
 func payloadError(event string, err error) error {
