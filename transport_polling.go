@@ -132,6 +132,15 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 // then answers "ok", so whatever the handlers queued in reply is ready for
 // the next GET.
 func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	if c.transport != TransportPolling {
+		// Refused without touching the session, which is on WebSocket now:
+		// whoever sends this, it is not the client.
+		c.mu.Unlock()
+		httpError(w, codeBadRequest, "")
+		return
+	}
+	c.mu.Unlock()
 	if r.Header.Get("Content-Type") == "application/octet-stream" {
 		// Engine.IO v4 sends binary as base64 text; v3 binary payloads
 		// are not spoken here.
