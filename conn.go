@@ -313,7 +313,12 @@ func (c *Conn) closeWith(reason Reason, final packetType) {
 		}
 		c.queue = append(c.queue, packet{typ: final})
 		c.wakeLocked()
-		c.closeTimer = time.AfterFunc(c.e.cfg.pingTimeout, c.finish)
+		grace := c.e.cfg.pingTimeout
+		if final == packetNoop {
+			// Only a GET already on its way is worth waiting for.
+			grace = min(grace, time.Second)
+		}
+		c.closeTimer = time.AfterFunc(grace, c.finish)
 		c.mu.Unlock()
 	} else {
 		c.mu.Unlock()
