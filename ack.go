@@ -126,10 +126,12 @@ type AckTimeoutError struct {
 	Err           error
 }
 
+// Error says how many sockets did not answer, and why.
 func (e *AckTimeoutError) Error() string {
 	return fmt.Sprintf("sio: %d sockets did not acknowledge the broadcast: %v", len(e.Missing)+e.MissingRemote, e.Err)
 }
 
+// Unwrap returns the context's error, or [ErrClosed].
 func (e *AckTimeoutError) Unwrap() error { return e.Err }
 
 // EmitWithAck broadcasts an event that asks every receiver for an
@@ -142,34 +144,15 @@ func (b Broadcast) EmitWithAck(ctx context.Context, event string, args ...any) (
 	if reservedEvents[event] {
 		return nil, errReservedEmit(event)
 	}
-	id := b.ns.ackIDs.Add(1) - 1
-	enc, err := encodeEvent(b.ns.name, id, true, event, args)
+	if b.ns.match != nil {
+		return nil, errors.New("sio: acknowledgements cannot be gathered on a dynamic namespace template")
+	}
+	local, err := b.sendWithAck(event, args)
 	if err != nil {
 		return nil, err
 	}
-	type reply struct {
-		sid  string
-		args Args
-		ok   bool
-	}
-	targets := b.targets(nil)
-	replies := make(chan reply, len(targets))
-	pending := make(map[string]*Socket, len(targets))
-	for _, s := range targets {
-		if !s.registerAck(id, func(a Args, ok bool) { replies <- reply{s.id, a, ok} }) {
-			continue
-		}
-		if s.client.send(enc) != nil {
-			s.unregisterAck(id)
-			continue
-		}
-		pending[s.id] = s
-	}
-	defer func() {
-		for _, s := range pending {
-			s.unregisterAck(id)
-		}
-	}()
+	defer local.release()
+	pending := local.pending
 
 	// Other servers report how many of their sockets were sent the event,
 	// then relay each reply.
@@ -213,7 +196,7 @@ func (b Broadcast) EmitWithAck(ctx context.Context, event string, args ...any) (
 			break
 		}
 		select {
-		case r := <-replies:
+		case r := <-local.replies:
 			delete(pending, r.sid)
 			if r.ok {
 				out = append(out, AckReply{SocketID: r.sid, Args: r.args})
@@ -252,4 +235,90 @@ func (b Broadcast) EmitWithAck(ctx context.Context, event string, args ...any) (
 		return out, &AckTimeoutError{Missing: missing, MissingRemote: missingRemote, Err: err}
 	}
 	return out, nil
+}
+
+// EmitWithAckFunc is [Broadcast.EmitWithAck] for a caller that takes the
+// replies as they come, as an adapter does when it relays them to the
+// server that asked. It sends the event to the target's sockets on this
+// server only, so the target must be local ([Broadcast.Local]); it calls
+// count once with the number of sockets the event was sent to, then ack
+// once for each reply, all on the calling goroutine. It returns nil when
+// every one of those sockets has answered or disconnected, and ctx.Err()
+// when ctx is done first. The packet is encoded once for all receivers.
+func (b Broadcast) EmitWithAckFunc(ctx context.Context, event string, args []any,
+	count func(n int), ack func(socketID string, reply Args)) error {
+	if !b.local {
+		return errors.New("sio: EmitWithAckFunc needs a local target")
+	}
+	if reservedEvents[event] {
+		return errReservedEmit(event)
+	}
+	local, err := b.sendWithAck(event, args)
+	if err != nil {
+		return err
+	}
+	defer local.release()
+	pending := local.pending
+	count(len(pending))
+	for len(pending) > 0 {
+		select {
+		case r := <-local.replies:
+			delete(pending, r.sid)
+			if r.ok {
+				ack(r.sid, r.args)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// localAck is a broadcast with acknowledgements in flight to this server's
+// sockets: the replies arrive on replies, one per socket in pending.
+type localAck struct {
+	id      uint64
+	replies chan localReply
+	pending map[string]*Socket
+}
+
+type localReply struct {
+	sid  string
+	args Args
+	ok   bool // false: the socket disconnected first
+}
+
+// sendWithAck encodes the event once, with a new acknowledgement id, and
+// sends it to every local socket of the target that can take one more
+// pending acknowledgement.
+func (b Broadcast) sendWithAck(event string, args []any) (*localAck, error) {
+	id := b.ns.ackIDs.Add(1) - 1
+	enc, err := encodeEvent(b.ns.name, id, true, event, args)
+	if err != nil {
+		return nil, err
+	}
+	targets := b.targets(nil)
+	l := &localAck{
+		id:      id,
+		replies: make(chan localReply, len(targets)),
+		pending: make(map[string]*Socket, len(targets)),
+	}
+	for _, s := range targets {
+		if !s.registerAck(id, func(a Args, ok bool) { l.replies <- localReply{s.id, a, ok} }) {
+			continue
+		}
+		if s.client.send(enc) != nil {
+			s.unregisterAck(id)
+			continue
+		}
+		l.pending[s.id] = s
+	}
+	return l, nil
+}
+
+// release forgets the acknowledgements still awaited.
+func (l *localAck) release() {
+	for _, s := range l.pending {
+		s.unregisterAck(l.id)
+	}
 }

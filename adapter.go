@@ -3,6 +3,8 @@ package sio
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sync"
 )
 
@@ -27,8 +29,9 @@ type Adapter interface {
 
 	// BroadcastWithAck forwards an event whose receivers each acknowledge
 	// it. For every other server, count is called once with the number of
-	// its sockets that were sent the event, then ack once per reply, until
-	// ctx is done.
+	// its sockets that were sent the event, then ack once per reply. It
+	// returns when every other server has given its count and every socket
+	// counted has replied, or when ctx is done.
 	BroadcastWithAck(ctx context.Context, t Target, event string, args []any,
 		count func(n int), ack func(socketID string, reply Args)) error
 
@@ -51,6 +54,29 @@ type Adapter interface {
 
 	// Close stops the adapter when the server closes.
 	Close() error
+}
+
+// NewArgs returns the [Args] that a receiver of values would get: each
+// value is encoded as [Socket.Emit] encodes an argument, with
+// encoding/json, every []byte in it (at any depth) staying binary; an
+// [encoding/json.RawMessage] is taken as it is. Adapters use it to hand
+// what other servers send to [Namespace.HandleServerSideEmit] and to the
+// callbacks of [Adapter.BroadcastWithAck]; tests can use it to call
+// handlers.
+func NewArgs(values ...any) (Args, error) {
+	var enc binaryEncoder
+	body := []byte{'['}
+	for i, v := range values {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		var err error
+		if body, err = enc.append(body, v); err != nil {
+			return Args{}, err
+		}
+	}
+	body = append(body, ']')
+	return parseArgs(body, enc.attachments)
 }
 
 // Target is an audience as it travels between servers: the sockets in any
@@ -127,7 +153,7 @@ func (b Broadcast) Local() Broadcast {
 func (b Broadcast) FetchSockets(ctx context.Context) ([]RemoteSocket, error) {
 	var out []RemoteSocket
 	for _, s := range b.Sockets() {
-		out = append(out, RemoteSocket{ID: s.id, Rooms: s.Rooms(), Handshake: s.handshake, Data: s.Data(), ns: b.ns})
+		out = append(out, RemoteSocket{ID: s.id, Rooms: s.Rooms(), Handshake: s.handshake.clone(), Data: s.Data(), ns: s.ns})
 	}
 	if a := b.remote(); a != nil {
 		more, err := a.FetchSockets(ctx, b.target())
@@ -245,4 +271,12 @@ func (ns *Namespace) HandleServerSideEmit(ctx context.Context, event string, arg
 type sseTable struct {
 	sseMu sync.Mutex
 	sse   map[string]func(context.Context, Args) ([]any, error)
+}
+
+// clone copies h deeply enough that changing the copy leaves h alone.
+func (h Handshake) clone() Handshake {
+	h.Header = h.Header.Clone()
+	h.Query = maps.Clone(h.Query)
+	h.Auth = slices.Clone(h.Auth)
+	return h
 }

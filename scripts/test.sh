@@ -13,8 +13,8 @@ cd "$REPO_ROOT"
 
 FUZZTIME="${FUZZTIME:-10s}"
 # npm packages the tests use: the Node clients, the chat page's bundle, the
-# chat's end-to-end scripts.
-JS_DIRS=(testdata/jsclient example example/e2e)
+# chat's end-to-end scripts, the Node servers of the Redis adapter's tests.
+JS_DIRS=(testdata/jsclient example example/e2e adapter/redis/testdata)
 
 # shellcheck disable=SC2154 # rc is set inside the trap
 trap 'rc=$?; if ((rc)); then printf "\n==> FAILED (exit %d)\n" "$rc" >&2; fi' EXIT
