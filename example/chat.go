@@ -120,7 +120,7 @@ func newChat(opts ...sio.Option) *sio.Server {
 			s.Join(room)
 			s.To(room).Emit("user joined", presence{u.name, room})
 		}
-		return joined{Room: room, Users: usersIn(srv, room)}, nil
+		return joined{Room: room, Users: usersIn(ctx, srv, room)}, nil
 	})
 
 	// 3. A message goes to everyone in the room, the sender included; the
@@ -163,12 +163,20 @@ func newChat(opts ...sio.Option) *sio.Server {
 	return srv
 }
 
-// usersIn lists the names of the users in a room, sorted.
-func usersIn(srv *sio.Server, room string) []string {
+// usersIn lists the names of the users in a room, sorted. It asks every
+// server of the cluster (with -redis), so it takes a context: a server that
+// does not answer in time leaves its users out rather than hanging the join.
+func usersIn(ctx context.Context, srv *sio.Server, room string) []string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	sockets, _ := srv.To(room).FetchSockets(ctx) // on error, those that answered
 	names := []string{}
-	for _, s := range srv.To(room).Sockets() {
-		if u, ok := s.Data().(*user); ok {
-			names = append(names, u.name)
+	for _, s := range sockets {
+		var auth struct {
+			Username string `json:"username"`
+		}
+		if s.Handshake.DecodeAuth(&auth) == nil {
+			names = append(names, strings.TrimSpace(auth.Username))
 		}
 	}
 	slices.Sort(names)

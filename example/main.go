@@ -23,7 +23,9 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/redis/go-redis/v9"
 	"github.com/sio-go/sio"
+	redisadapter "github.com/sio-go/sio/adapter/redis"
 )
 
 //go:embed web
@@ -36,13 +38,10 @@ const clientBundle = "node_modules/socket.io-client/dist/socket.io.min.js"
 func main() {
 	addr := flag.String("addr", ":3001", "address to listen on")
 	router := flag.String("router", "std", "router: std (net/http.ServeMux) or chi")
-	redisURL := flag.String("redis", "", "Redis URL to share rooms with other chat servers (not available yet)")
+	redisURL := flag.String("redis", "", "Redis URL (redis://host:6379) to share rooms with other chat servers")
 	verbose := flag.Bool("v", false, "log every connection at debug level")
 	flag.Parse()
 
-	if *redisURL != "" {
-		log.Fatal("-redis: scale-out over Redis is not available yet")
-	}
 	if _, err := os.Stat(clientBundle); err != nil {
 		log.Fatalf("%s is missing: run `npm ci` in the example folder (make chat does it)", clientBundle)
 	}
@@ -50,7 +49,20 @@ func main() {
 		slog.SetLogLoggerLevel(slog.LevelDebug)
 	}
 
-	chat := newChat()
+	// With -redis, several chat servers behind a load balancer are one
+	// chat: the Redis adapter carries broadcasts and room queries between
+	// them (and to Node.js servers using @socket.io/redis-adapter).
+	var opts []sio.Option
+	if *redisURL != "" {
+		ropts, err := redis.ParseURL(*redisURL)
+		if err != nil {
+			log.Fatalf("-redis: %v", err)
+		}
+		rdb := redis.NewClient(ropts)
+		defer rdb.Close()
+		opts = append(opts, sio.WithAdapter(redisadapter.New(rdb)))
+	}
+	chat := newChat(opts...)
 	handler, err := routes(*router, chat)
 	if err != nil {
 		log.Fatal(err)

@@ -80,7 +80,8 @@ func needBundle(t testing.TB) {
 type testServer struct {
 	t      testing.TB
 	router string
-	addr   string // host:port, kept across restarts
+	addr   string       // host:port, kept across restarts
+	opts   []sio.Option // for newChat
 
 	mu     sync.Mutex
 	chat   *sio.Server
@@ -90,9 +91,9 @@ type testServer struct {
 
 // startServer starts the chat with the given router ("std" or "chi") on a
 // new loopback port. It is stopped when the test ends.
-func startServer(t testing.TB, router string) *testServer {
+func startServer(t testing.TB, router string, opts ...sio.Option) *testServer {
 	t.Helper()
-	s := &testServer{t: t, router: router, addr: "127.0.0.1:0"}
+	s := &testServer{t: t, router: router, addr: "127.0.0.1:0", opts: opts}
 	s.start()
 	t.Cleanup(s.stop)
 	return s
@@ -115,7 +116,7 @@ func (s *testServer) start() {
 		s.t.Fatalf("listen on %s: %v", s.addr, err)
 	}
 	s.addr = ln.Addr().String()
-	s.chat = newChat()
+	s.chat = newChat(s.opts...)
 	handler, err := routes(s.router, s.chat)
 	if err != nil {
 		ln.Close()
