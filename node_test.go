@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -89,6 +90,12 @@ func runNode(t testing.TB, timeout time.Duration, script string, args ...string)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, append([]string{script}, args...)...)
 	cmd.Dir = jsClientDir
+	return runJSONLines(cmd)
+}
+
+// runJSONLines runs cmd and collects the JSON objects it prints, one per
+// line; other output goes with stderr.
+func runJSONLines(cmd *exec.Cmd) nodeResult {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = time.Second
@@ -107,6 +114,25 @@ func runNode(t testing.TB, timeout time.Duration, script string, args ...string)
 	}
 	r.Stderr = stderr.String()
 	return r
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writes, for a test
+// server's logger.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // transportModes are the three ways every end-to-end case runs.

@@ -1,7 +1,6 @@
 package sio
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
@@ -58,24 +57,7 @@ func runPython(t testing.TB, py string, timeout time.Duration, args ...string) n
 	defer cancel()
 	cmd := exec.CommandContext(ctx, py, append([]string{pyClientScript}, args...)...)
 	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = time.Second
-	err := cmd.Run()
-	r := nodeResult{Err: err}
-	sc := bufio.NewScanner(&stdout)
-	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil {
-			r.Lines = append(r.Lines, m)
-		} else {
-			stderr.Write(sc.Bytes())
-			stderr.WriteByte('\n')
-		}
-	}
-	r.Stderr = stderr.String()
-	return r
+	return runJSONLines(cmd)
 }
 
 // pySocket is what the server saw of one socket.
@@ -195,7 +177,7 @@ var pyServerHello = map[string]any{
 // client.py, mounted at /socket.io/, and returns its URL.
 func newPythonServer(t *testing.T) (*pyObs, string) {
 	obs := &pyObs{sockets: map[string]*pySocket{}}
-	logs := &pySyncBuffer{}
+	logs := &lockedBuffer{}
 	srv := New(
 		// Short pings, so that every run exchanges several of them with
 		// the client; a generous timeout for two shared cores under -race.
@@ -348,24 +330,6 @@ func newPythonServer(t *testing.T) (*pyObs, string) {
 	guarded.OnConnect(func(ctx context.Context, s *Socket) { obs.connected(s) })
 
 	return obs, ts.URL
-}
-
-// pySyncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type pySyncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *pySyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *pySyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // pyCanon renders a value the way client.py prints it: []byte as

@@ -1,7 +1,6 @@
 package sio
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,24 +23,6 @@ import (
 // event sent to every client: a connection delivers in order, so each
 // client's transcript is exactly determined, and the test compares it whole.
 
-// roomsLogBuffer collects the server's log, safe for concurrent writes.
-type roomsLogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *roomsLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *roomsLogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // roomsData is what the server stores with each socket (SetData).
 type roomsData struct {
 	Name string
@@ -54,7 +35,7 @@ type roomsServer struct {
 	srv  *Server
 	hs   *httptest.Server
 	url  string
-	logs roomsLogBuffer
+	logs lockedBuffer
 
 	mu          sync.Mutex
 	ready       map[string]*Socket

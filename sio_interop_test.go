@@ -55,31 +55,13 @@ func (e sioObs) String() string {
 		e.Kind, e.Nsp, e.SID, e.ConnID, e.Transport, e.Reason, e.Auth, e.CtxErr, e.Err, e.Value, e.Elapsed)
 }
 
-// sioLogBuffer is a bytes.Buffer safe for concurrent writes, for the logger.
-type sioLogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *sioLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *sioLogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // sioInteropServer is a Server with every handler the sio.mjs scenarios use,
 // mounted at /socket.io/ on an httptest server, recording what it sees.
 type sioInteropServer struct {
 	srv  *Server
 	hs   *httptest.Server
 	URL  string
-	logs sioLogBuffer // warnings and errors the server logged
+	logs lockedBuffer // warnings and errors the server logged
 
 	mu  sync.Mutex
 	obs []sioObs

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 )
@@ -161,15 +163,16 @@ func (cl *client) connect(p sioPacket) {
 // onClose ends every socket when the connection ends.
 func (cl *client) onClose(reason Reason) {
 	cl.connectTimer.Stop()
-	cl.mu.Lock()
-	sockets := make([]*Socket, 0, len(cl.sockets))
-	for _, s := range cl.sockets {
-		sockets = append(sockets, s)
-	}
-	cl.mu.Unlock()
-	for _, s := range sockets {
+	for _, s := range cl.socketList() {
 		s.close(reason, false)
 	}
+}
+
+// socketList returns the client's sockets, one per namespace joined.
+func (cl *client) socketList() []*Socket {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return slices.Collect(maps.Values(cl.sockets))
 }
 
 func (cl *client) remove(s *Socket) {
@@ -421,13 +424,7 @@ func (s *Socket) Disconnect() {
 // [Socket.Disconnect] does, then closes the connection itself.
 func (s *Socket) DisconnectAll() {
 	cl := s.client
-	cl.mu.Lock()
-	sockets := make([]*Socket, 0, len(cl.sockets))
-	for _, x := range cl.sockets {
-		sockets = append(sockets, x)
-	}
-	cl.mu.Unlock()
-	for _, x := range sockets {
+	for _, x := range cl.socketList() {
 		x.close(ReasonServerNamespaceDisconnect, true)
 	}
 	cl.conn.closeGracefully(ReasonForcedClose)
