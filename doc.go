@@ -99,10 +99,16 @@
 // [Server.Shutdown] refuses new connections, closes every connection after
 // what was queued for it, and waits for every goroutine the server started,
 // or for its context. [http.Server.Shutdown] does not wait for WebSocket
-// connections (they were hijacked), so call both:
+// connections (they were hijacked), nor for the functions it starts from
+// [http.Server.RegisterOnShutdown], so wait for both:
 //
-//	httpSrv.RegisterOnShutdown(func() { srv.Shutdown(ctx) })
-//	httpSrv.Shutdown(ctx)
+//	done := make(chan error, 1)
+//	httpSrv.RegisterOnShutdown(func() { done <- srv.Shutdown(ctx) })
+//	err := httpSrv.Shutdown(ctx)
+//	<-done
+//
+// Clients see their transport close and reconnect, to this server's
+// successor in a rolling restart; handlers see [ReasonServerShutdown].
 //
 // [Server.Close] closes everything at once. Both may be called more than
 // once.
@@ -114,8 +120,13 @@
 // long-polling and the Origin check of WebSocket handshakes.
 // [WithAllowRequest] can refuse a handshake, for example one without a valid
 // token. Session and socket ids come from crypto/rand. Every input is
-// bounded: payload size ([WithMaxPayload]), attachments per packet, events
-// waiting per socket, bytes queued per client.
+// bounded, each by an option with a safe default: payload size
+// ([WithMaxPayload]), attachments per packet ([WithMaxAttachments]), events
+// waiting per socket ([WithMaxPendingEvents]), acknowledgements awaited per
+// socket ([WithMaxPendingAcks]), namespaces per connection
+// ([WithMaxNamespaces]), bytes queued per client ([WithSendQueueLimit]) and
+// handshakes in progress ([WithMaxConcurrentHandshakes]). RELIABILITY.md
+// says what is promised and how each promise is tested.
 //
 // # Logging
 //

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -33,6 +34,8 @@ import (
 type Engine struct {
 	cfg    config
 	onConn func(*Conn)
+
+	handshakes atomic.Int64 // handshakes in progress, see WithMaxConcurrentHandshakes
 
 	mu       sync.Mutex
 	conns    map[string]*Conn
@@ -59,7 +62,7 @@ func newEngine(cfg config, onConn func(*Conn)) *Engine {
 }
 
 // Error codes of the HTTP 400 and 403 answers, as Node's engine.io numbers
-// them.
+// them, and sio's own 503 answer.
 const (
 	codeUnknownTransport    = 0
 	codeUnknownSID          = 1
@@ -67,6 +70,7 @@ const (
 	codeBadRequest          = 3
 	codeForbidden           = 4
 	codeUnsupportedProtocol = 5
+	codeTooManyHandshakes   = 6 // sio only: WithMaxConcurrentHandshakes
 )
 
 var codeMessages = [...]string{
@@ -76,17 +80,22 @@ var codeMessages = [...]string{
 	codeBadRequest:          "Bad request",
 	codeForbidden:           "Forbidden",
 	codeUnsupportedProtocol: "Unsupported protocol version",
+	codeTooManyHandshakes:   "Too many concurrent handshakes",
 }
 
 // httpError answers a refused request the way Node does: 400 (403 for
-// Forbidden) with a small JSON body.
+// Forbidden, 503 for too many handshakes) with a small JSON body.
 func httpError(w http.ResponseWriter, code int, message string) {
 	if message == "" {
 		message = codeMessages[code]
 	}
 	status := http.StatusBadRequest
-	if code == codeForbidden {
+	switch code {
+	case codeForbidden:
 		status = http.StatusForbidden
+	case codeTooManyHandshakes:
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "1")
 	}
 	body, _ := json.Marshal(struct {
 		Code    int    `json:"code"`
@@ -152,6 +161,23 @@ func (e *Engine) handshake(w http.ResponseWriter, r *http.Request, transport Tra
 		httpError(w, codeBadHandshakeMethod, "")
 		return
 	}
+	// A slot for the whole setup, hook included, released once the session
+	// is open (or refused): before its first poll is answered, before its
+	// WebSocket starts being served.
+	if e.handshakes.Add(1) > int64(e.cfg.maxHandshakes) {
+		e.handshakes.Add(-1)
+		e.cfg.logger.Debug("handshake refused: too many in progress", "max", e.cfg.maxHandshakes)
+		httpError(w, codeTooManyHandshakes, "")
+		return
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			e.handshakes.Add(-1)
+		}
+	}
+	defer release()
 	if e.cfg.allowRequest != nil {
 		if err := e.cfg.allowRequest(r); err != nil {
 			httpError(w, codeForbidden, err.Error())
@@ -183,6 +209,7 @@ func (e *Engine) handshake(w http.ResponseWriter, r *http.Request, transport Tra
 			ws.Close()
 			return
 		}
+		release()
 		defer e.handlers.Done()
 		e.runWebSocket(c, ws)
 		return
@@ -195,6 +222,7 @@ func (e *Engine) handshake(w http.ResponseWriter, r *http.Request, transport Tra
 		httpError(w, codeForbidden, "Server is shutting down")
 		return
 	}
+	release()
 	c.servePoll(w, r)
 }
 

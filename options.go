@@ -45,6 +45,7 @@ type config struct {
 	maxPendingEvents int
 	maxNamespaces    int
 	maxPendingAcks   int
+	maxHandshakes    int
 	newAdapter       func(*Namespace) (Adapter, error)
 }
 
@@ -63,6 +64,7 @@ func defaultConfig() config {
 		maxPendingEvents: 256,
 		maxNamespaces:    64,
 		maxPendingAcks:   1024,
+		maxHandshakes:    1024,
 	}
 }
 
@@ -149,10 +151,11 @@ func WithWriteTimeout(d time.Duration) Option {
 }
 
 // WithSendQueueLimit bounds the bytes queued for one client and not yet
-// written. A client that reads too slowly to stay under it is disconnected
-// with [ReasonSlowClient], so one slow reader can never grow the server's
-// memory without bound. Volatile emits are dropped instead. Default 8 MiB.
-// (Node has no such limit.)
+// handed to its transport. A client that reads too slowly to stay under it
+// is disconnected with [ReasonSlowClient], so one slow reader can never
+// grow the server's memory without bound: with the batch its transport is
+// busy writing, it holds at most about twice the limit. Volatile emits are
+// dropped instead. Default 8 MiB. (Node has no such limit.)
 func WithSendQueueLimit(bytes int) Option {
 	return func(c *config) error {
 		c.sendQueueLimit = bytes
@@ -230,7 +233,9 @@ func WithAllowRequest(hook func(*http.Request) error) Option {
 // WithCookie makes the handshake response set a cookie holding the session
 // id, which load balancers can use for sticky sessions. The given cookie is
 // the template: its Value is replaced by the session id. Name defaults to
-// "io" and Path to "/". Default: no cookie.
+// "io", Path to "/" and SameSite to Lax, as in Node. The cookie is always
+// HttpOnly: no script needs the session id, and none should be able to read
+// it. Default: no cookie.
 func WithCookie(template http.Cookie) Option {
 	return func(c *config) error {
 		if template.Name == "" {
@@ -239,6 +244,10 @@ func WithCookie(template http.Cookie) Option {
 		if template.Path == "" {
 			template.Path = "/"
 		}
+		if template.SameSite == 0 {
+			template.SameSite = http.SameSiteLaxMode
+		}
+		template.HttpOnly = true
 		c.cookie = &template
 		return nil
 	}
@@ -310,5 +319,21 @@ func WithMaxPendingAcks(n int) Option {
 	return func(c *config) error {
 		c.maxPendingAcks = n
 		return atLeast("max pending acks", n, 1)
+	}
+}
+
+// WithMaxConcurrentHandshakes bounds the new sessions being opened at once:
+// handshake requests that have passed the origin and protocol checks and
+// are in the [WithAllowRequest] hook or being set up. A handshake beyond it
+// is refused at once with HTTP 503, a Retry-After header and the JSON body
+// {"code":6,"message":"Too many concurrent handshakes"}; socket.io-client
+// treats that as a failed attempt and retries after its reconnection
+// delay. It keeps a slow hook (one that asks a remote service) or a burst
+// of reconnections from piling up goroutines without bound. Requests of
+// open sessions are not counted. Default 1024. (Node has no such limit.)
+func WithMaxConcurrentHandshakes(n int) Option {
+	return func(c *config) error {
+		c.maxHandshakes = n
+		return atLeast("max concurrent handshakes", n, 1)
 	}
 }

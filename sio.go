@@ -193,9 +193,18 @@ func (s *Server) closeAdapters() {
 // server's successor when one is started), and Shutdown waits until every
 // connection has ended and every goroutine it started has returned, or ctx
 // is done. Wire it beside [http.Server.Shutdown], which does not wait for
-// WebSocket connections:
+// WebSocket connections (they were hijacked), nor for the functions given
+// to [http.Server.RegisterOnShutdown], which it starts in goroutines of
+// their own; wait for this one before the program exits:
 //
-//	httpSrv.RegisterOnShutdown(func() { srv.Shutdown(ctx) })
+//	done := make(chan error, 1)
+//	httpSrv.RegisterOnShutdown(func() { done <- srv.Shutdown(ctx) })
+//	err := httpSrv.Shutdown(ctx)
+//	<-done
+//
+// Server-side disconnection handlers get [ReasonServerShutdown];
+// socket.io-client reconnects after a shutdown, as it does after any
+// transport close, which is what a rolling restart wants.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.engine.Shutdown(ctx)
 	s.closeAdapters()
