@@ -115,8 +115,10 @@ type Conn struct {
 	pongTimer    *time.Timer
 	closeTimer   *time.Timer
 
-	pollWake  chan struct{} // wakes a waiting long-polling GET
-	writeWake chan struct{} // wakes the WebSocket writer
+	pollWake chan struct{}  // wakes a waiting long-polling GET
+	writing  bool           // a WebSocket writer is running (under mu)
+	writers  sync.WaitGroup // the WebSocket writers running
+	wsMu     sync.Mutex     // held while frames are written to ws
 }
 
 func (e *Engine) newConn(id string, r *http.Request, t Transport) *Conn {
@@ -131,7 +133,6 @@ func (e *Engine) newConn(id string, r *http.Request, t Transport) *Conn {
 		done:      make(chan struct{}),
 		transport: t,
 		pollWake:  make(chan struct{}, 1),
-		writeWake: make(chan struct{}, 1),
 	}
 }
 
@@ -244,12 +245,12 @@ func (c *Conn) enqueueLocked(p packet) {
 
 // wakeLocked wakes whoever drains the queue on the current transport.
 func (c *Conn) wakeLocked() {
-	ch := c.pollWake
 	if c.transport == TransportWebSocket {
-		ch = c.writeWake
+		c.startWriterLocked()
+		return
 	}
 	select {
-	case ch <- struct{}{}:
+	case c.pollWake <- struct{}{}:
 	default:
 	}
 }
@@ -366,8 +367,14 @@ func (c *Conn) finish() {
 	close(c.done)
 	c.cancel()
 	if ws != nil {
-		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""),
-			time.Now().Add(time.Second))
+		// A close frame, unless a writer is busy with a client that does not
+		// read: then closing the connection is all there is to do.
+		if c.wsMu.TryLock() {
+			frame := appendFrameHeader(nil, opClose, 2)
+			ws.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
+			ws.NetConn().Write(append(frame, closePayload(websocket.CloseNormalClosure)...))
+			c.wsMu.Unlock()
+		}
 		ws.Close()
 	}
 	c.e.remove(c)

@@ -210,7 +210,6 @@ func (e *Engine) handshake(w http.ResponseWriter, r *http.Request, transport Tra
 			return
 		}
 		release()
-		defer e.handlers.Done()
 		e.runWebSocket(c, ws)
 		return
 	}
@@ -249,12 +248,13 @@ func (e *Engine) open(c *Conn) bool {
 	}
 	e.conns[c.id] = c
 	if c.transport == TransportWebSocket {
-		e.handlers.Add(1) // done when its handler returns
+		e.handlers.Add(1) // done when its reader returns
 	}
 	e.mu.Unlock()
 
 	c.mu.Lock()
 	c.queue = append(c.queue, packet{typ: packetOpen, data: open})
+	c.wakeLocked()
 	c.mu.Unlock()
 	c.startHeartbeat()
 	c.log.Debug("engine.io session opened")
@@ -411,8 +411,15 @@ func (e *Engine) upgrader() *websocket.Upgrader {
 	return &websocket.Upgrader{
 		HandshakeTimeout: e.cfg.upgradeTimeout,
 		CheckOrigin:      e.originAllowed,
+		// A small read buffer of its own, rather than net/http's 4 KiB one,
+		// and write buffers only while gorilla writes (the probe's answer):
+		// sio frames its own writes.
+		ReadBufferSize:  1024,
+		WriteBufferPool: wsWriteBuffers,
 	}
 }
+
+var wsWriteBuffers = new(sync.Pool)
 
 // remoteAddr is the client's address as the handshake request saw it.
 func remoteAddr(r *http.Request) string {
