@@ -17,6 +17,28 @@
 // Run with --help for the list of scenarios and options.
 
 import { Socket } from "engine.io-client";
+import {
+  badUsage,
+  check,
+  clientOptions,
+  connectionHelp,
+  describeErr,
+  emit,
+  finalTransport,
+  finish,
+  int,
+  isBinary,
+  isFinished,
+  lingerAfterPass,
+  number,
+  parseArgs,
+  positiveInt,
+  runScenario,
+  scenarioHelp,
+  sleep,
+  text,
+  toBytes,
+} from "./cli.mjs";
 
 const SCENARIOS = {
   open: "open, report sid and transport, close from the client, report the close reason",
@@ -35,12 +57,7 @@ const SCENARIOS = {
 
 const USAGE = `usage: node eio.mjs --url URL --mode MODE --scenario NAME [options]
 
-  --url URL          server base URL, e.g. http://127.0.0.1:8080 (required)
-  --path PATH        Engine.IO path (default /engine.io/)
-  --mode MODE        polling   : transports ["polling"]
-                     websocket : transports ["websocket"]
-                     upgrade   : transports ["polling","websocket"], upgrade on;
-                                 every scenario checks the upgrade happened
+${connectionHelp("Engine.IO", "/engine.io/", "every scenario checks the upgrade happened")}
   --scenario NAME    one of: ${Object.keys(SCENARIOS).join(", ")}
   --timeout SECONDS  hard limit for the whole scenario (default 20)
   --size N           large: message size in bytes (default 900000)
@@ -61,172 +78,50 @@ const USAGE = `usage: node eio.mjs --url URL --mode MODE --scenario NAME [option
                      closed the connection (default 10)
 
 scenarios:
-${Object.entries(SCENARIOS)
-  .map(([k, v]) => `  ${k.padEnd(14)} ${v}`)
-  .join("\n")}
+${scenarioHelp(SCENARIOS)}
 `;
-
-// ---------------------------------------------------------------------------
-// output helpers
-
-let resultWritten = false;
-
-function emit(obj) {
-  // Nothing may follow the result line (see --linger).
-  if (resultWritten) return;
-  process.stdout.write(JSON.stringify(obj) + "\n");
-}
-
-let finished = false;
-let lingerMs = 0; // set from --linger once the arguments are parsed
-
-function finish(pass, reason) {
-  if (finished) return;
-  finished = true;
-  if (pass) emit({ result: "pass" });
-  else emit({ result: "fail", reason: String(reason) });
-  resultWritten = true;
-  // stdout writes to pipes and files are synchronous on Linux, so exiting
-  // right away does not lose output. With --linger, a passing run stays
-  // alive a little longer so that what the client still has in flight (on
-  // long-polling, the POST carrying its close packet) reaches the server
-  // instead of dying with the process.
-  if (pass && lingerMs > 0) setTimeout(() => process.exit(0), lingerMs);
-  else process.exit(pass ? 0 : 1);
-}
-
-function usageError(msg) {
-  process.stderr.write(`eio.mjs: ${msg}\n\n${USAGE}`);
-  emit({ result: "fail", reason: `usage: ${msg}` });
-  process.exit(2);
-}
-
-class Failure extends Error {}
-
-function check(cond, msg) {
-  if (!cond) throw new Failure(msg);
-}
 
 // ---------------------------------------------------------------------------
 // arguments
 
-function parseArgs(argv) {
-  const o = {
-    url: null,
-    path: "/engine.io/",
-    mode: null,
-    scenario: null,
-    timeout: 20,
-    size: 900000,
-    kind: "text",
-    count: 10000,
-    interval: 2,
-    after: 100,
-    perTick: 4,
-    start: "open",
-    query: {},
-    closeWithin: 10,
-    linger: 0,
-  };
-  const num = (name, v) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) usageError(`${name} needs a non-negative number, got ${v}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    let v;
-    const eq = a.indexOf("=");
-    if (a.startsWith("--") && eq > 0) {
-      v = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    const val = () => {
-      if (v !== undefined) return v;
-      if (i + 1 >= argv.length) usageError(`${a} needs a value`);
-      return argv[++i];
-    };
-    switch (a) {
-      case "-h":
-      case "--help":
-        process.stdout.write(USAGE);
-        process.exit(0);
-        break;
-      case "--url":
-        o.url = val();
-        break;
-      case "--path":
-        o.path = val();
-        break;
-      case "--mode":
-        o.mode = val();
-        break;
-      case "--scenario":
-        o.scenario = val();
-        break;
-      case "--timeout":
-        o.timeout = num(a, val());
-        break;
-      case "--size":
-        o.size = Math.floor(num(a, val()));
-        break;
-      case "--kind":
-        o.kind = val();
-        break;
-      case "--count":
-        o.count = Math.floor(num(a, val()));
-        break;
-      case "--interval":
-        o.interval = num(a, val());
-        break;
-      case "--after":
-        o.after = Math.floor(num(a, val()));
-        break;
-      case "--per-tick":
-        o.perTick = Math.max(1, Math.floor(num(a, val())));
-        break;
-      case "--start":
-        o.start = val();
-        break;
-      case "--linger":
-        o.linger = num(a, val());
-        break;
-      case "--close-within":
-        o.closeWithin = num(a, val());
-        break;
-      case "--query": {
-        const q = val();
-        const k = q.indexOf("=");
-        if (k <= 0) usageError(`--query needs K=V, got ${q}`);
-        o.query[q.slice(0, k)] = q.slice(k + 1);
-        break;
-      }
-      default:
-        usageError(`unknown argument ${a}`);
-    }
-  }
-  if (!o.url) usageError("--url is required");
-  if (!["polling", "websocket", "upgrade"].includes(o.mode)) usageError("--mode must be polling, websocket or upgrade");
-  if (!(o.scenario in SCENARIOS)) usageError(`unknown --scenario ${o.scenario}`);
-  if (o.scenario === "upgrade-burst" && o.mode !== "upgrade") usageError("upgrade-burst needs --mode upgrade");
-  if (!["text", "binary"].includes(o.kind)) usageError("--kind must be text or binary");
-  if (!["open", "upgrade"].includes(o.start)) usageError("--start must be open or upgrade");
-  if (o.size < 1) usageError("--size must be at least 1");
-  if (o.count < 1) usageError("--count must be at least 1");
-  return o;
+// The command line, for parseArgs (cli.mjs); --url, --mode and --scenario
+// come with it.
+const ARGS = {
+  name: "eio.mjs",
+  usage: USAGE,
+  scenarios: SCENARIOS,
+  options: {
+    path: ["/engine.io/", text],
+    timeout: [20, number],
+    size: [900000, int],
+    kind: ["text", text],
+    count: [10000, int],
+    interval: [2, number],
+    after: [100, int],
+    perTick: [4, positiveInt],
+    start: ["open", text],
+    query: [{}, queryParam],
+    closeWithin: [10, number],
+    linger: [0, number],
+  },
+  check(o) {
+    if (o.scenario === "upgrade-burst" && o.mode !== "upgrade") badUsage("upgrade-burst needs --mode upgrade");
+    if (!["text", "binary"].includes(o.kind)) badUsage("--kind must be text or binary");
+    if (!["open", "upgrade"].includes(o.start)) badUsage("--start must be open or upgrade");
+    if (o.size < 1) badUsage("--size must be at least 1");
+    if (o.count < 1) badUsage("--count must be at least 1");
+  },
+};
+
+// queryParam adds the K=V of a --query to the query parameters q.
+function queryParam(v, name, q) {
+  const k = v.indexOf("=");
+  if (k <= 0) badUsage(`${name} needs K=V, got ${v}`);
+  return { ...q, [v.slice(0, k)]: v.slice(k + 1) };
 }
 
 // ---------------------------------------------------------------------------
 // data helpers
-
-function isBinary(d) {
-  return d instanceof ArrayBuffer || ArrayBuffer.isView(d);
-}
-
-function toBytes(d) {
-  if (d instanceof ArrayBuffer) return new Uint8Array(d);
-  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-}
 
 function bytesEqual(a, b) {
   if (a.length !== b.length) return false;
@@ -278,22 +173,6 @@ function describe(d) {
   return { type: typeof d };
 }
 
-function describeErr(e) {
-  if (e == null) return undefined;
-  if (typeof e === "string") return e;
-  const o = {};
-  if (e.message) o.message = e.message;
-  if (e.type) o.type = e.type;
-  if (e.description !== undefined) {
-    const d = e.description;
-    o.description = d && typeof d === "object" ? d.message || d.code || String(d) : d;
-  }
-  if (e.context && typeof e.context === "object" && "status" in e.context) o.status = e.context.status;
-  return Object.keys(o).length ? o : String(e);
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 // ---------------------------------------------------------------------------
 // harness
 
@@ -314,16 +193,7 @@ class Harness {
     this.upgradeP = new Promise((r) => (resolveUpgrade = r));
     this.closeP = new Promise((r) => (resolveClose = r));
 
-    const transports =
-      opts.mode === "polling" ? ["polling"] : opts.mode === "websocket" ? ["websocket"] : ["polling", "websocket"];
-
-    const socket = new Socket(opts.url, {
-      path: opts.path,
-      transports,
-      upgrade: opts.mode === "upgrade",
-      rememberUpgrade: false,
-      query: opts.query,
-    });
+    const socket = new Socket(opts.url, { ...clientOptions(opts), query: opts.query });
     this.socket = socket;
 
     socket.on("open", () => {
@@ -426,7 +296,7 @@ class Harness {
     await this.openP;
     const s = this.socket;
     check(typeof s.id === "string" && s.id.length > 0, `bad sid ${JSON.stringify(s.id)}`);
-    const want = this.opts.mode === "websocket" ? "websocket" : "polling";
+    const want = clientOptions(this.opts).transports[0];
     check(s.transport.name === want, `opened on transport ${s.transport.name}, want ${want}`);
   }
 
@@ -442,7 +312,7 @@ class Harness {
   // then close from the client and check the reported reason.
   async finishAndClose() {
     await this.ensureUpgraded();
-    const want = this.opts.mode === "polling" ? "polling" : "websocket";
+    const want = finalTransport(this.opts.mode);
     check(this.socket.transport.name === want, `final transport ${this.socket.transport.name}, want ${want}`);
     this.phase = "settling";
     await sleep(150); // an extra (duplicated) echo would fail the run here
@@ -626,7 +496,7 @@ const run = {
       ["transport close", "transport error", "ping timeout"].includes(reason),
       `close reason ${reason}, want "transport close", "transport error" or "ping timeout"`,
     );
-    const want = h.opts.mode === "polling" ? "polling" : "websocket";
+    const want = finalTransport(h.opts.mode);
     check(s.transport.name === want, `final transport ${s.transport.name}, want ${want}`);
   },
 
@@ -655,7 +525,7 @@ const run = {
     sendOne();
     await new Promise((resolve) => {
       const tick = () => {
-        if (finished) return;
+        if (isFinished()) return;
         for (let k = 0; k < perTick; k++) sendOne();
         if (sentAfter >= after) resolve();
         else setTimeout(tick, interval);
@@ -674,20 +544,6 @@ const run = {
 // ---------------------------------------------------------------------------
 // main
 
-const opts = parseArgs(process.argv.slice(2));
-lingerMs = opts.linger;
-emit({ event: "start", scenario: opts.scenario, mode: opts.mode, url: opts.url, path: opts.path });
-
-const hardTimer = setTimeout(() => {
-  finish(false, `timeout after ${opts.timeout} s during ${harness ? harness.phase : "setup"}`);
-}, opts.timeout * 1000);
-
-let harness = null;
-try {
-  harness = new Harness(opts);
-  await run[opts.scenario](harness);
-  clearTimeout(hardTimer);
-  finish(true);
-} catch (e) {
-  finish(false, e instanceof Failure ? e.message : `exception: ${(e && e.stack) || e}`);
-}
+const opts = await parseArgs(process.argv.slice(2), ARGS);
+lingerAfterPass(opts.linger);
+await runScenario(opts, (o) => new Harness(o), run);

@@ -38,15 +38,26 @@
 // not end up on WebSocket; the Go test judges the rest.
 
 import { io } from "socket.io-client";
+import {
+  badUsage,
+  clientOptions,
+  connectionHelp,
+  emit,
+  emitAll,
+  finish,
+  flag,
+  hardTimeout,
+  int,
+  number,
+  onFinish,
+  parseArgs,
+  positiveInt,
+  text,
+} from "./cli.mjs";
 
 const USAGE = `usage: node rooms.mjs --url URL --mode MODE (--clients SPEC | --count N) [options]
 
-  --url URL          server base URL, e.g. http://127.0.0.1:8080 (required)
-  --path PATH        Socket.IO path (default /socket.io/)
-  --mode MODE        polling   : transports ["polling"]
-                     websocket : transports ["websocket"]
-                     upgrade   : transports ["polling","websocket"], upgrade on;
-                                 "ready" is sent once the upgrade is done
+${connectionHelp("Socket.IO", "/socket.io/", '"ready" is sent once the upgrade is done')}
   --clients SPEC     comma-separated clients, each NAME or NAME@/namespace
                      (default namespace "/"), e.g. a,b,c,o@/other
   --count N          instead of --clients: N clients c0..c(N-1) on "/"
@@ -55,104 +66,42 @@ const USAGE = `usage: node rooms.mjs --url URL --mode MODE (--clients SPEC | --c
   --timeout SECONDS  hard limit for the whole run (default 60)
 `;
 
-let finished = false;
-
-// out prints one line; nothing after the result.
-function out(obj) {
-  if (!finished) process.stdout.write(JSON.stringify(obj) + "\n");
-}
-
-function finish(pass, reason) {
-  if (finished) return;
-  finished = true;
-  if (opts && opts.summary) printSummaries();
-  const last = pass ? { result: "pass" } : { result: "fail", reason: String(reason) };
-  // A write to a full pipe may be queued: exit only once everything written
-  // so far has gone out.
-  process.stdout.write(JSON.stringify(last) + "\n", () => process.exit(pass ? 0 : 1));
-}
-
-function usageError(msg) {
-  process.stderr.write(`rooms.mjs: ${msg}\n\n${USAGE}`);
-  out({ result: "fail", reason: `usage: ${msg}` });
-  process.exit(2);
-}
-
-function parseArgs(argv) {
-  const o = { url: null, path: "/socket.io/", mode: null, clients: null, count: 0, summary: false, batch: 100, timeout: 60 };
-  const num = (name, v) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) usageError(`${name} needs a non-negative number, got ${v}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    let v;
-    const eq = a.indexOf("=");
-    if (a.startsWith("--") && eq > 0) {
-      v = a.slice(eq + 1);
-      a = a.slice(0, eq);
+// The command line, for parseArgs (cli.mjs); --url and --mode come with it.
+const ARGS = {
+  name: "rooms.mjs",
+  usage: USAGE,
+  options: {
+    path: ["/socket.io/", text],
+    clients: [null, text],
+    count: [0, int],
+    summary: [false, flag],
+    batch: [100, positiveInt],
+    timeout: [60, number],
+  },
+  // check sets o.specs, the clients to open: [{name, nsp}].
+  check(o) {
+    if (o.clients !== null) {
+      if (o.count) badUsage("give --clients or --count, not both");
+      o.specs = o.clients.split(",").map((s) => {
+        const [name, nsp = "/"] = s.split("@");
+        if (!name || !nsp.startsWith("/")) badUsage(`bad client ${JSON.stringify(s)}`);
+        return { name, nsp };
+      });
+    } else {
+      if (o.count < 1) badUsage("--clients or --count (at least 1) is required");
+      o.specs = Array.from({ length: o.count }, (_, i) => ({ name: `c${i}`, nsp: "/" }));
     }
-    const val = () => {
-      if (v !== undefined) return v;
-      if (i + 1 >= argv.length) usageError(`${a} needs a value`);
-      return argv[++i];
-    };
-    switch (a) {
-      case "-h":
-      case "--help":
-        process.stdout.write(USAGE);
-        process.exit(0);
-        break;
-      case "--url":
-        o.url = val();
-        break;
-      case "--path":
-        o.path = val();
-        break;
-      case "--mode":
-        o.mode = val();
-        break;
-      case "--clients":
-        o.clients = val();
-        break;
-      case "--count":
-        o.count = Math.floor(num(a, val()));
-        break;
-      case "--summary":
-        o.summary = true;
-        break;
-      case "--batch":
-        o.batch = Math.max(1, Math.floor(num(a, val())));
-        break;
-      case "--timeout":
-        o.timeout = num(a, val());
-        break;
-      default:
-        usageError(`unknown argument ${a}`);
-    }
-  }
-  if (!o.url) usageError("--url is required");
-  if (!["polling", "websocket", "upgrade"].includes(o.mode)) usageError("--mode must be polling, websocket or upgrade");
-  let specs;
-  if (o.clients !== null) {
-    if (o.count) usageError("give --clients or --count, not both");
-    specs = o.clients.split(",").map((s) => {
-      const [name, nsp = "/"] = s.split("@");
-      if (!name || !nsp.startsWith("/")) usageError(`bad client ${JSON.stringify(s)}`);
-      return { name, nsp };
-    });
-  } else {
-    if (o.count < 1) usageError("--clients or --count (at least 1) is required");
-    specs = Array.from({ length: o.count }, (_, i) => ({ name: `c${i}`, nsp: "/" }));
-  }
-  if (new Set(specs.map((s) => s.name)).size !== specs.length) usageError("client names must be unique");
-  o.specs = specs;
-  return o;
-}
+    if (new Set(o.specs.map((s) => s.name)).size !== o.specs.length) badUsage("client names must be unique");
+  },
+};
 
-const opts = parseArgs(process.argv.slice(2));
+const opts = await parseArgs(process.argv.slice(2), ARGS);
 const clients = [];
+
+// With --summary, the summary lines come right before the result.
+onFinish(() => {
+  if (opts.summary) emitAll(summaries());
+});
 
 // Whatever the value, a compact form of it for the output: acknowledgement
 // callbacks are not values.
@@ -160,7 +109,7 @@ function plain(args) {
   return args.filter((a) => typeof a !== "function");
 }
 
-function printSummaries() {
+function summaries() {
   const lines = [];
   for (const c of clients) {
     const seqs = c.seqs;
@@ -179,7 +128,7 @@ function printSummaries() {
       },
     });
   }
-  process.stdout.write(lines.map((l) => JSON.stringify(l) + "\n").join(""));
+  return lines;
 }
 
 function checkAllFinished() {
@@ -194,13 +143,9 @@ function checkAllFinished() {
 
 function open(spec) {
   const { name, nsp } = spec;
-  const transports = opts.mode === "polling" ? ["polling"] : opts.mode === "websocket" ? ["websocket"] : ["polling", "websocket"];
   const url = opts.url.replace(/\/$/, "") + (nsp === "/" ? "/" : nsp);
   const socket = io(url, {
-    path: opts.path,
-    transports,
-    upgrade: opts.mode === "upgrade",
-    rememberUpgrade: false,
+    ...clientOptions(opts),
     reconnection: false,
     forceNew: true, // one Engine.IO connection per client
     timeout: 30000,
@@ -222,7 +167,7 @@ function open(spec) {
     if (c.ready || !upgraded || !socket.connected) return;
     c.ready = true;
     c.readyTransport = socket.io.engine.transport.name;
-    out({ client: name, event: "ready", transport: c.readyTransport });
+    emit({ client: name, event: "ready", transport: c.readyTransport });
     socket.emit("ready", { name, transport: c.readyTransport });
   };
   const engine = socket.io.engine;
@@ -234,15 +179,15 @@ function open(spec) {
   }
 
   socket.on("connect", () => {
-    out({ client: name, event: "connect", id: socket.id, transport: socket.io.engine.transport.name });
+    emit({ client: name, event: "connect", id: socket.id, transport: socket.io.engine.transport.name });
     sendReady();
   });
   socket.on("connect_error", (err) => {
-    out({ client: name, event: "connect_error", error: err && err.message });
+    emit({ client: name, event: "connect_error", error: err && err.message });
     finish(false, `${name}: connect_error ${err && err.message}`);
   });
   socket.on("disconnect", (reason) => {
-    out({ client: name, event: "disconnect", reason });
+    emit({ client: name, event: "disconnect", reason });
     finishClient();
   });
   socket.onAny((event, ...args) => {
@@ -252,7 +197,7 @@ function open(spec) {
       if (event === "msg" && vals[0] && typeof vals[0].seq === "number") c.seqs.push(vals[0].seq);
       else c.other.push(event);
     } else {
-      out({ client: name, recv: event, args: vals, ack: ack !== null });
+      emit({ client: name, recv: event, args: vals, ack: ack !== null });
     }
     if (ack) {
       const silent = vals[0] && Array.isArray(vals[0].silent) ? vals[0].silent : [];
@@ -265,13 +210,12 @@ function open(spec) {
   });
 }
 
-const timer = setTimeout(() => {
+hardTimeout(opts.timeout, () => {
   const waiting = clients.filter((c) => !c.finished).map((c) => c.name);
   const notReady = clients.filter((c) => !c.ready).map((c) => c.name);
   const show = (l) => (l.length > 20 ? l.slice(0, 20).join(",") + `,… (${l.length})` : l.join(","));
-  finish(false, `timeout after ${opts.timeout}s; unfinished: ${show(waiting)}; not ready: ${show(notReady)}`);
-}, opts.timeout * 1000);
-timer.unref();
+  return `timeout after ${opts.timeout}s; unfinished: ${show(waiting)}; not ready: ${show(notReady)}`;
+}).unref();
 
 // Open the clients a batch at a time: each batch once the previous one is
 // connected (or failed), so that a thousand handshakes do not all start in

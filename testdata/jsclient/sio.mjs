@@ -17,6 +17,27 @@
 // sio_interop_test.go.
 
 import { Manager } from "socket.io-client";
+import {
+  Failure,
+  badUsage,
+  check,
+  clientOptions,
+  connectionHelp,
+  describeErr,
+  emit,
+  finalTransport,
+  finish,
+  int,
+  isBinary,
+  list,
+  number,
+  parseArgs,
+  runScenario,
+  scenarioHelp,
+  sleep,
+  text,
+  toBytes,
+} from "./cli.mjs";
 
 const SCENARIOS = {
   connect: "join /, /custom and a dynamic /dyn-N over one connection, each with its own auth; check welcome/whoami",
@@ -37,12 +58,7 @@ const SCENARIOS = {
 
 const USAGE = `usage: node sio.mjs --url URL --mode MODE --scenario NAME [options]
 
-  --url URL          server base URL, e.g. http://127.0.0.1:8080 (required)
-  --path PATH        Socket.IO path (default /socket.io/)
-  --mode MODE        polling   : transports ["polling"]
-                     websocket : transports ["websocket"]
-                     upgrade   : transports ["polling","websocket"], upgrade on;
-                                 every scenario checks the upgrade happened
+${connectionHelp("Socket.IO", "/socket.io/", "every scenario checks the upgrade happened")}
   --scenario NAME    one of: ${Object.keys(SCENARIOS).join(", ")}
   --timeout SECONDS  hard limit for the whole scenario (default 30)
   --count N          order: number of events (default 200)
@@ -54,138 +70,36 @@ const USAGE = `usage: node sio.mjs --url URL --mode MODE --scenario NAME [option
                      drops the connection (default "transport close")
 
 scenarios:
-${Object.entries(SCENARIOS)
-  .map(([k, v]) => `  ${k.padEnd(19)} ${v}`)
-  .join("\n")}
+${scenarioHelp(SCENARIOS)}
 `;
-
-// ---------------------------------------------------------------------------
-// output helpers
-
-function emit(obj) {
-  process.stdout.write(JSON.stringify(obj) + "\n");
-}
-
-let finished = false;
-
-function finish(pass, reason) {
-  if (finished) return;
-  finished = true;
-  if (pass) emit({ result: "pass" });
-  else emit({ result: "fail", reason: String(reason) });
-  // stdout writes to pipes and files are synchronous on Linux, so exiting
-  // right away does not lose output.
-  process.exit(pass ? 0 : 1);
-}
-
-function usageError(msg) {
-  process.stderr.write(`sio.mjs: ${msg}\n\n${USAGE}`);
-  emit({ result: "fail", reason: `usage: ${msg}` });
-  process.exit(2);
-}
-
-class Failure extends Error {}
-
-function check(cond, msg) {
-  if (!cond) throw new Failure(msg);
-}
 
 // ---------------------------------------------------------------------------
 // arguments
 
-function parseArgs(argv) {
-  const o = {
-    url: null,
-    path: "/socket.io/",
-    mode: null,
-    scenario: null,
-    timeout: 30,
-    count: 200,
-    workers: 8,
-    per: 50,
-    dyn: null,
-    dropReasons: ["transport close"],
-  };
-  const num = (name, v) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) usageError(`${name} needs a non-negative number, got ${v}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    let v;
-    const eq = a.indexOf("=");
-    if (a.startsWith("--") && eq > 0) {
-      v = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    const val = () => {
-      if (v !== undefined) return v;
-      if (i + 1 >= argv.length) usageError(`${a} needs a value`);
-      return argv[++i];
-    };
-    switch (a) {
-      case "-h":
-      case "--help":
-        process.stdout.write(USAGE);
-        process.exit(0);
-        break;
-      case "--url":
-        o.url = val();
-        break;
-      case "--path":
-        o.path = val();
-        break;
-      case "--mode":
-        o.mode = val();
-        break;
-      case "--scenario":
-        o.scenario = val();
-        break;
-      case "--timeout":
-        o.timeout = num(a, val());
-        break;
-      case "--count":
-        o.count = Math.floor(num(a, val()));
-        break;
-      case "--workers":
-        o.workers = Math.floor(num(a, val()));
-        break;
-      case "--per":
-        o.per = Math.floor(num(a, val()));
-        break;
-      case "--dyn":
-        o.dyn = val();
-        break;
-      case "--drop-reasons":
-        o.dropReasons = val().split(",");
-        break;
-      default:
-        usageError(`unknown argument ${a}`);
-    }
-  }
-  if (!o.url) usageError("--url is required");
-  if (!["polling", "websocket", "upgrade"].includes(o.mode)) usageError("--mode must be polling, websocket or upgrade");
-  if (!(o.scenario in SCENARIOS)) usageError(`unknown --scenario ${o.scenario}`);
-  if (o.count < 1) usageError("--count must be at least 1");
-  if (o.workers < 1 || o.per < 1) usageError("--workers and --per must be at least 1");
-  if (o.dyn === null) o.dyn = `/dyn-${Math.floor(Math.random() * 1e6)}`;
-  return o;
-}
+// The command line, for parseArgs (cli.mjs); --url, --mode and --scenario
+// come with it.
+const ARGS = {
+  name: "sio.mjs",
+  usage: USAGE,
+  scenarios: SCENARIOS,
+  options: {
+    path: ["/socket.io/", text],
+    timeout: [30, number],
+    count: [200, int],
+    workers: [8, int],
+    per: [50, int],
+    dyn: [null, text],
+    dropReasons: [["transport close"], list],
+  },
+  check(o) {
+    if (o.count < 1) badUsage("--count must be at least 1");
+    if (o.workers < 1 || o.per < 1) badUsage("--workers and --per must be at least 1");
+    if (o.dyn === null) o.dyn = `/dyn-${Math.floor(Math.random() * 1e6)}`;
+  },
+};
 
 // ---------------------------------------------------------------------------
 // data helpers
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function isBinary(d) {
-  return d instanceof ArrayBuffer || ArrayBuffer.isView(d);
-}
-
-function toBytes(d) {
-  if (d instanceof ArrayBuffer) return new Uint8Array(d);
-  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-}
 
 // pattern(n, seed) is the byte pattern both sides compute: byte i is
 // (i*7 + seed*13) mod 256. The Go test has the same function (interopPattern).
@@ -239,20 +153,6 @@ function checkBytes(got, want, what) {
   for (let i = 0; i < g.length; i++) check(g[i] === w[i], `${what}: differs at byte ${i}`);
 }
 
-function describeErr(e) {
-  if (e == null) return undefined;
-  if (typeof e === "string") return e;
-  const o = {};
-  if (e.message) o.message = e.message;
-  if (e.data !== undefined) o.data = e.data;
-  if (e.type) o.type = e.type;
-  if (e.description !== undefined) {
-    const d = e.description;
-    o.description = d && typeof d === "object" ? d.message || d.code || String(d) : d;
-  }
-  return Object.keys(o).length ? o : String(e);
-}
-
 // ---------------------------------------------------------------------------
 // harness
 
@@ -275,12 +175,8 @@ class Harness {
   // tracks its transport and upgrades.
   manager(label, extra = {}) {
     const { mode } = this.opts;
-    const transports = mode === "polling" ? ["polling"] : mode === "websocket" ? ["websocket"] : ["polling", "websocket"];
     const m = new Manager(this.opts.url, {
-      path: this.opts.path,
-      transports,
-      upgrade: mode === "upgrade",
-      rememberUpgrade: false,
+      ...clientOptions(this.opts),
       reconnection: false,
       timeout: WAIT,
       ...extra,
@@ -449,9 +345,41 @@ class Harness {
       check(ok, `${m.label}: no upgrade within ${WAIT} ms`);
       this.phase = prev;
     }
-    const want = mode === "polling" ? "polling" : "websocket";
+    const want = finalTransport(mode);
     check(e.transport.name === want, `${m.label}: transport ${e.transport.name}, want ${want}`);
     emit({ event: "transport", manager: m.label, sid: e.id, transport: e.transport.name, upgraded: !!e.upgraded });
+  }
+
+  // connectAll makes manager "m" (extra: more Manager options) with a
+  // socket on each of nsps, and resolves with [m, ...sockets] once every
+  // socket is connected. setup(s) adds a socket's handlers before anything
+  // can arrive.
+  async connectAll(nsps, { setup, extra } = {}) {
+    const m = this.manager("m", extra);
+    const socks = nsps.map((nsp) => this.socket(m, nsp));
+    if (setup) socks.forEach(setup);
+    for (const s of socks) await this.connected(s);
+    return [m, ...socks];
+  }
+
+  // checkAndDisconnect, the usual end of a scenario, checks m's transport
+  // and disconnects socks.
+  async checkAndDisconnect(m, ...socks) {
+    await this.checkTransport(m);
+    for (const s of socks) s.disconnect();
+  }
+
+  // onMainAndCustom runs checks(s) on / and then on /custom, two sockets
+  // over one connection, during phase, each followed by a "checked" line,
+  // and ends the scenario. setup(s) adds a socket's handlers.
+  async onMainAndCustom(phase, setup, checks) {
+    const [m, main, custom] = await this.connectAll(["/", "/custom"], { setup });
+    this.phase = phase;
+    for (const s of [main, custom]) {
+      await checks(s);
+      emit({ event: "checked", nsp: s.label, id: s.id });
+    }
+    await this.checkAndDisconnect(m, main, custom);
   }
 }
 
@@ -577,12 +505,6 @@ const run = {
   // events: echo (raw, several arguments of every JSON kind) and a typed
   // event, on / and /custom over one connection.
   async events(h) {
-    const m = h.manager("m");
-    const main = h.socket(m, "/");
-    const custom = h.socket(m, "/custom");
-    await h.connected(main);
-    await h.connected(custom);
-    h.phase = "events";
     const sets = [
       [1, "two", { three: [true, null, 3.5, -0.25, 1e21] }, [], {}, "héllo 🎉 \u0000 \u2028 <&>", ""],
       [{ deep: { deeper: { deepest: [[[["x"]]]] } } }],
@@ -590,7 +512,7 @@ const run = {
       [null],
       [123456789012345, -1, 0, false],
     ];
-    for (const s of [main, custom]) {
+    await h.onMainAndCustom("events", null, async (s) => {
       for (let i = 0; i < sets.length; i++) {
         s.emit("echo", ...sets[i]);
         const back = await h.take(s, "echo-back");
@@ -599,20 +521,13 @@ const run = {
       s.emit("typed", { name: `from ${s.label}`, count: 21, extra: "ignored" });
       const [t] = await h.take(s, "typed-back");
       checkEqual(t, { name: `from ${s.label}`, count: 42 }, `${s.label} typed-back`);
-      emit({ event: "checked", nsp: s.label, id: s.id });
-    }
-    await h.checkTransport(m);
-    main.disconnect();
-    custom.disconnect();
+    });
   },
 
   // acks: client -> server (OnAck, error replies, raw multi-argument acks),
   // server -> client (Call, EmitWithAck with several reply arguments).
   async acks(h) {
-    const m = h.manager("m");
-    const main = h.socket(m, "/");
-    const custom = h.socket(m, "/custom");
-    for (const s of [main, custom]) {
+    const setup = (s) => {
       s.on("multiply", (p, cb) => {
         emit({ event: "multiply", nsp: s.label, p });
         cb({ product: p.a * p.b });
@@ -621,11 +536,8 @@ const run = {
         emit({ event: "multi-reply", nsp: s.label, x });
         cb(1, "two", { three: [3] }, null);
       });
-    }
-    await h.connected(main);
-    await h.connected(custom);
-    h.phase = "acks";
-    for (const s of [main, custom]) {
+    };
+    await h.onMainAndCustom("acks", setup, async (s) => {
       const sum = await s.timeout(WAIT).emitWithAck("sum", { a: 2, b: 40 });
       checkEqual(sum, { sum: 42 }, `${s.label} sum`);
       const failed = await s.timeout(WAIT).emitWithAck("fail", {});
@@ -636,32 +548,21 @@ const run = {
       checkEqual(none, [], `${s.label} echo-ack without arguments`);
       const [res] = await h.ack(s, "call-me", [{ a: 6, b: 7 }]);
       checkEqual(res, { product: 42, multi: [1, "two", { three: [3] }, null], nsp: s.label }, `${s.label} call-me`);
-      emit({ event: "checked", nsp: s.label, id: s.id });
-    }
-    await h.checkTransport(m);
-    main.disconnect();
-    custom.disconnect();
+    });
   },
 
   // binary: nested Buffers both ways, as events and acks, raw and typed,
   // on / and /custom.
   async binary(h) {
-    const m = h.manager("m");
-    const main = h.socket(m, "/");
-    const custom = h.socket(m, "/custom");
-    for (const s of [main, custom]) {
-      // The server Calls "bin-reflect" with {blob, parts:[..]}; reply with
-      // the bytes reversed, nested differently.
+    // The server Calls "bin-reflect" with {blob, parts:[..]}; reply with
+    // the bytes reversed, nested differently.
+    const setup = (s) =>
       s.on("bin-reflect", (p, cb) => {
         emit({ event: "bin-reflect", nsp: s.label, p: show(p) });
         const rev = (b) => Buffer.from(toBytes(b)).reverse();
         cb({ reversed: { blob: rev(p.blob) }, parts: p.parts.map((x) => [rev(x)]), n: p.parts.length });
       });
-    }
-    await h.connected(main);
-    await h.connected(custom);
-    h.phase = "binary";
-    for (const s of [main, custom]) {
+    await h.onMainAndCustom("binary", setup, async (s) => {
       // echo: raw event with binary at several depths, several arguments
       const p = binPayload(`echo ${s.label}`);
       s.emit("echo", p, pattern(5, 9), "plain", [pattern(7, 10)]);
@@ -713,11 +614,7 @@ const run = {
       check(ev.m.b.d === "text", `${s.label} bin-from-server m.b.d`);
       check(ev.omitted === undefined, `${s.label} bin-from-server omitted`);
       checkBytes(second, pattern(70000, 36), `${s.label} bin-from-server second argument`);
-      emit({ event: "checked", nsp: s.label, id: s.id });
-    }
-    await h.checkTransport(m);
-    main.disconnect();
-    custom.disconnect();
+    });
   },
 
   // server-ack-timeout: the server EmitWithAcks "never-ack" (never
@@ -725,30 +622,26 @@ const run = {
   // then "slow-ack" (answered after 1000 ms, so the late answer arrives
   // while it waits) with a long one, and acks what it got.
   async "server-ack-timeout"(h) {
-    const m = h.manager("m");
-    const s = h.socket(m, "/");
     const seen = [];
-    s.on("never-ack", (x, cb) => {
-      seen.push("never-ack");
-      emit({ event: "never-ack", x, cbType: typeof cb });
-    });
-    s.on("late-ack", (x, cb) => {
-      seen.push("late-ack");
-      emit({ event: "late-ack", x });
-      setTimeout(() => {
-        emit({ event: "late-ack-sent" });
-        cb({ which: "late" });
-      }, 700);
-    });
-    s.on("slow-ack", (x, cb) => {
-      seen.push("slow-ack");
-      emit({ event: "slow-ack", x });
-      setTimeout(() => {
-        emit({ event: "slow-ack-sent" });
-        cb({ which: "slow" });
-      }, 1000);
-    });
-    await h.connected(s);
+    // ackAfter answers event with {which} after ms.
+    const ackAfter = (s, event, which, ms) =>
+      s.on(event, (x, cb) => {
+        seen.push(event);
+        emit({ event, x });
+        setTimeout(() => {
+          emit({ event: `${event}-sent` });
+          cb({ which });
+        }, ms);
+      });
+    const setup = (s) => {
+      s.on("never-ack", (x, cb) => {
+        seen.push("never-ack");
+        emit({ event: "never-ack", x, cbType: typeof cb });
+      });
+      ackAfter(s, "late-ack", "late", 700);
+      ackAfter(s, "slow-ack", "slow", 1000);
+    };
+    const [m, s] = await h.connectAll(["/"], { setup });
     await h.checkTransport(m);
     h.phase = "server ack timeouts";
     const [res] = await h.ack(s, "start-server-timeouts", [], 20000);
@@ -762,16 +655,13 @@ const run = {
     // the socket is still fine
     const sum = await s.timeout(WAIT).emitWithAck("sum", { a: 1, b: 1 });
     checkEqual(sum, { sum: 2 }, "sum after timeouts");
-    await h.checkTransport(m);
-    s.disconnect();
+    await h.checkAndDisconnect(m, s);
   },
 
   // client-ack-timeout: emitWithAck with a timeout to handlers that never
   // reply (OnRaw returning nothing, and On, which never replies).
   async "client-ack-timeout"(h) {
-    const m = h.manager("m");
-    const s = h.socket(m, "/");
-    await h.connected(s);
+    const [m, s] = await h.connectAll(["/"]);
     await h.checkTransport(m);
     h.phase = "client ack timeouts";
     for (const [event, arg] of [
@@ -804,11 +694,7 @@ const run = {
   // no longer lists the /custom socket; /custom joins again over the same
   // connection (a new socket) and leaves again; then / leaves.
   async "client-disconnect"(h) {
-    const m = h.manager("m");
-    const main = h.socket(m, "/");
-    const custom = h.socket(m, "/custom");
-    await h.connected(main);
-    await h.connected(custom);
+    const [m, main, custom] = await h.connectAll(["/", "/custom"]);
     await h.checkTransport(m);
     const engineID = m.engine.id;
     const customID = custom.id;
@@ -845,11 +731,8 @@ const run = {
   // server-disconnect: the server disconnects /custom, then /. Reconnection
   // is on, and still the sockets must not come back by themselves.
   async "server-disconnect"(h) {
-    const m = h.manager("m", { reconnection: true, reconnectionDelay: 50, reconnectionDelayMax: 100 });
-    const main = h.socket(m, "/");
-    const custom = h.socket(m, "/custom");
-    await h.connected(main);
-    await h.connected(custom);
+    const extra = { reconnection: true, reconnectionDelay: 50, reconnectionDelayMax: 100 };
+    const [m, main, custom] = await h.connectAll(["/", "/custom"], { extra });
     await h.checkTransport(m);
     const ids = { main: main.id, custom: custom.id };
     emit({ event: "ids", ...ids });
@@ -876,16 +759,8 @@ const run = {
   // client sees "transport close", reconnects by itself, gets new socket
   // ids on / and /custom, and events flow again.
   async reconnect(h) {
-    const m = h.manager("m", {
-      reconnection: true,
-      reconnectionDelay: 100,
-      reconnectionDelayMax: 200,
-      randomizationFactor: 0,
-    });
-    const main = h.socket(m, "/");
-    const custom = h.socket(m, "/custom");
-    await h.connected(main);
-    await h.connected(custom);
+    const extra = { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 200, randomizationFactor: 0 };
+    const [m, main, custom] = await h.connectAll(["/", "/custom"], { extra });
     for (const s of [main, custom]) await h.take(s, "welcome");
     await h.checkTransport(m);
     const first = { main: main.id, custom: custom.id, engine: m.engine.id };
@@ -904,8 +779,7 @@ const run = {
       );
     }
     h.phase = "reconnecting";
-    await h.connected(main, 2);
-    await h.connected(custom, 2);
+    for (const s of [main, custom]) await h.connected(s, 2);
     check(m.engines === 2, `${m.engines} connections, want 2`);
     const second = { main: main.id, custom: custom.id, engine: m.engine.id };
     emit({ event: "ids", n: 2, ...second });
@@ -928,9 +802,7 @@ const run = {
 
   // bad-payload: OnAck[{N int}] and On[{N int}] given {"N":"x"}.
   async "bad-payload"(h) {
-    const m = h.manager("m");
-    const s = h.socket(m, "/");
-    await h.connected(s);
+    const [m, s] = await h.connectAll(["/"]);
     h.phase = "bad payloads";
     const bad = await s.timeout(WAIT).emitWithAck("typed-ack", { N: "x" });
     emit({ event: "bad-ack", reply: bad });
@@ -948,16 +820,13 @@ const run = {
     checkEqual(t, { name: "fine", count: 2 }, "typed-back after a bad payload");
     check(s.connected, "socket disconnected");
     check(s.inbox.length === 1 && s.inbox[0].event === "welcome", `unexpected events ${JSON.stringify(s.inbox.map((x) => x.event))}`);
-    await h.checkTransport(m);
-    s.disconnect();
+    await h.checkAndDisconnect(m, s);
   },
 
   // order: --count numbered events sent in one go; "seq-done" acks what
   // the server recorded.
   async order(h) {
-    const m = h.manager("m");
-    const s = h.socket(m, "/");
-    await h.connected(s);
+    const [m, s] = await h.connectAll(["/"]);
     h.phase = "sending";
     const n = h.opts.count;
     // in upgrade mode these go out while the upgrade is under way
@@ -965,16 +834,13 @@ const run = {
     const [res] = await h.ack(s, "seq-done", [], 20000);
     emit({ event: "seq-done", res });
     checkEqual(res, { count: n, inOrder: true }, "seq-done");
-    await h.checkTransport(m);
-    s.disconnect();
+    await h.checkAndDisconnect(m, s);
   },
 
   // concurrent-emit: --workers goroutines each emit --per "flood-item"
   // {w, i} (every third with binary) at once.
   async "concurrent-emit"(h) {
-    const m = h.manager("m");
-    const s = h.socket(m, "/");
-    await h.connected(s);
+    const [m, s] = await h.connectAll(["/"]);
     await h.checkTransport(m);
     const { workers, per } = h.opts;
     const total = workers * per;
@@ -1022,23 +888,10 @@ const run = {
 // ---------------------------------------------------------------------------
 // main
 
-const opts = parseArgs(process.argv.slice(2));
-emit({ event: "start", scenario: opts.scenario, mode: opts.mode, url: opts.url, path: opts.path });
-
-let harness = null;
-const hardTimer = setTimeout(() => {
-  finish(false, `timeout after ${opts.timeout} s during ${harness ? harness.phase : "setup"}`);
-}, opts.timeout * 1000);
-
-try {
-  harness = new Harness(opts);
-  await run[opts.scenario](harness);
+const opts = await parseArgs(process.argv.slice(2), ARGS);
+await runScenario(opts, (o) => new Harness(o), run, async (h) => {
   // Let the last packets (a DISCONNECT, a final POST) reach the server
   // before the process exits.
-  harness.phase = "settling";
+  h.phase = "settling";
   await sleep(200);
-  clearTimeout(hardTimer);
-  finish(true);
-} catch (e) {
-  finish(false, e instanceof Failure ? e.message : `exception: ${(e && e.stack) || e}`);
-}
+});
