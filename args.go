@@ -42,12 +42,12 @@ func parseArgs(data []byte, attachments [][]byte) (Args, error) {
 func (a Args) shiftEvent() (string, Args, error) {
 	var name string
 	switch {
-	case a.raw != nil && len(a.raw) > 0:
+	case len(a.raw) > 0:
 		if len(a.raw[0]) == 0 || a.raw[0][0] != '"' || json.Unmarshal(a.raw[0], &name) != nil {
 			return "", a, fmt.Errorf("%w: event name must be a string", errBadSIOPacket)
 		}
 		a.raw = a.raw[1:]
-	case a.tree != nil && len(a.tree) > 0:
+	case len(a.tree) > 0:
 		s, ok := a.tree[0].(string)
 		if !ok {
 			return "", a, fmt.Errorf("%w: event name must be a string", errBadSIOPacket)

@@ -44,7 +44,6 @@ type binaryEncoder struct {
 }
 
 var (
-	bytesType         = reflect.TypeFor[[]byte]()
 	jsonMarshalerType = reflect.TypeFor[json.Marshaler]()
 	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
 )

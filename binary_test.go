@@ -24,9 +24,10 @@ type binPlain struct {
 }
 
 type binTagged struct {
-	Name       string `json:"name"`
-	Data       []byte `json:"data"`
-	Skip       []byte `json:"-"`
+	Name string `json:"name"`
+	Data []byte `json:"data"`
+	Skip []byte `json:"-"`
+	//lint:ignore SA5008 encoding/json names this field "-"; the encoder must too.
 	Dash       int    `json:"-,"`
 	Opt        []byte `json:"opt,omitempty"`
 	OptStr     string `json:"optStr,omitempty"`

@@ -181,12 +181,6 @@ func (c *Conn) Send(m Message) error {
 	return c.send(packet{typ: packetMessage, data: m.Data, binary: m.Binary}, false)
 }
 
-// sendVolatile is Send for a message that may be dropped when the queue is
-// full.
-func (c *Conn) sendVolatile(m Message) error {
-	return c.send(packet{typ: packetMessage, data: m.Data, binary: m.Binary}, true)
-}
-
 var errQueueFull = errors.New("sio: send queue full")
 
 // sendMessages queues msgs as one unit: no other packet comes between them,

@@ -216,7 +216,6 @@ type pollClient struct {
 	wake   chan struct{}
 	fin    chan struct{}
 	closed atomic.Bool
-	err    error
 }
 
 func dialPolling(ctx context.Context, e *env, onPacket func([]byte)) (*pollClient, error) {

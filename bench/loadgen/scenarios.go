@@ -127,11 +127,10 @@ func runIdle(ctx context.Context, cfg config, e *env, res *Result) {
 	}
 	res.Params["sizes"] = cfg.sizes
 	res.Params["transport"] = "websocket"
-	base, err := rssKB(cfg.pid)
-	if err != nil {
+	if _, err := rssKB(cfg.pid); err != nil {
 		log.Fatal(err)
 	}
-	base = settledRSS(ctx, cfg.pid, time.Second)
+	base := settledRSS(ctx, cfg.pid, time.Second)
 	res.Metrics["rss_base_mb"] = float64(base) / 1024
 	total := 0
 	for _, s := range cfg.sizes {
