@@ -270,10 +270,8 @@ func (b Broadcast) Emit(event string, args ...any) error {
 	}
 	buf := targetPool.Get().(*[]*Socket)
 	targets := b.targets((*buf)[:0])
-	for _, s := range targets {
-		if s.Connected() { // again: it may have been disconnected since
-			s.client.conn.sendMessages(enc, b.volatile)
-		}
+	for _, s := range targets { // connected when targets looked; a later disconnect races as it would anyway
+		s.client.conn.sendMessages(enc, b.volatile)
 	}
 	clear(targets)
 	*buf = targets[:0]

@@ -466,9 +466,6 @@ func TestRoomsInteropThousand(t *testing.T) {
 	const clients, messages = 1000, 20
 	for _, mode := range []string{"websocket", "polling"} {
 		t.Run(mode, func(t *testing.T) {
-			if mode == "polling" && testing.Short() {
-				t.Skip("long-polling with 1,000 clients is slow; skipped with -short")
-			}
 			rs := roomsStart(t)
 			names := make([]string, clients)
 			for i := range names {
