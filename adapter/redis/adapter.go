@@ -172,6 +172,12 @@ func (a *adapter) spawn(f func()) bool {
 	return true
 }
 
+// otherServers is the number of servers of the cluster besides this one.
+func (a *adapter) otherServers(ctx context.Context) (int, error) {
+	n, err := a.serverCount(ctx)
+	return n - 1, err
+}
+
 // serverCount is the number of servers in the cluster with this namespace,
 // this one included: the connections subscribed to its request channel,
 // added up over the masters of a Redis Cluster.
@@ -248,11 +254,10 @@ func (a *adapter) BroadcastWithAck(ctx context.Context, t sio.Target, event stri
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	n, err := a.serverCount(ctx)
+	others, err := a.otherServers(ctx)
 	if err != nil {
 		return err
 	}
-	others := n - 1
 	if others <= 0 {
 		return nil
 	}
@@ -327,11 +332,10 @@ func packetArgs(m *wireMsg) sio.Args {
 func (a *adapter) FetchSockets(ctx context.Context, t sio.Target) ([]sio.RemoteSocket, error) {
 	ctx, cancel := a.requestContext(ctx)
 	defer cancel()
-	n, err := a.serverCount(ctx)
+	others, err := a.otherServers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	others := n - 1
 	if others <= 0 {
 		return nil, nil
 	}
@@ -461,11 +465,10 @@ func (a *adapter) ServerSideEmit(ctx context.Context, event string, args []any, 
 	}
 	ctx, cancel := a.requestContext(ctx)
 	defer cancel()
-	n, err := a.serverCount(ctx)
+	others, err := a.otherServers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	others := n - 1
 	if others <= 0 {
 		return nil, nil
 	}
