@@ -96,8 +96,9 @@ type Conn struct {
 	mu           sync.Mutex
 	onMessage    func(Message)
 	onClose      func(Reason)
-	dispatching  bool // the message handler is running
-	closePending bool // the close handler waits for it to return
+	onShutdown   func() // called by Engine.Shutdown before the close packet
+	dispatching  bool   // the message handler is running
+	closePending bool   // the close handler waits for it to return
 	state        connState
 	reason       Reason
 	transport    Transport
@@ -169,6 +170,14 @@ func (c *Conn) OnMessage(f func(Message)) {
 func (c *Conn) OnClose(f func(Reason)) {
 	c.mu.Lock()
 	c.onClose = f
+	c.mu.Unlock()
+}
+
+// setOnShutdown sets a function that [Engine.Shutdown] calls before it
+// queues the close packet: the Socket.IO layer's chance to say goodbye.
+func (c *Conn) setOnShutdown(f func()) {
+	c.mu.Lock()
+	c.onShutdown = f
 	c.mu.Unlock()
 }
 
@@ -280,6 +289,11 @@ func (c *Conn) closeGracefully(reason Reason) {
 	c.closeWith(reason, packetClose)
 }
 
+// nextPollWait is how long a closing long-polling session waits for a GET
+// that is already on its way: the client polls again as soon as it has read
+// a response, so one that does not come within it is not coming.
+const nextPollWait = time.Second
+
 // closeWith ends the connection. With a final packet, the session lingers
 // until that packet has been written after what is queued (on long-polling,
 // for at most a ping timeout): packetClose tells the client the server
@@ -311,7 +325,7 @@ func (c *Conn) closeWith(reason Reason, final packetType) {
 		grace := c.e.cfg.pingTimeout
 		if final == packetNoop {
 			// Only a GET already on its way is worth waiting for.
-			grace = min(grace, time.Second)
+			grace = min(grace, nextPollWait)
 		}
 		c.closeTimer = time.AfterFunc(grace, c.finish)
 		c.mu.Unlock()

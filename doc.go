@@ -107,8 +107,11 @@
 //	err := httpSrv.Shutdown(ctx)
 //	<-done
 //
-// Clients see their transport close and reconnect, to this server's
-// successor in a rolling restart; handlers see [ReasonServerShutdown].
+// Each socket is sent a DISCONNECT after what was queued for it: the client
+// reports "io server disconnect" and does not reconnect by itself. For a
+// rolling restart, [WithDisconnectOnShutdown](false) only closes the
+// connections, so that clients reconnect to the server's successor, as
+// after Node's io.close(). Handlers see [ReasonServerShutdown] either way.
 //
 // [Server.Close] closes everything at once. Both may be called more than
 // once.

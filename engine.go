@@ -316,6 +316,12 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 	e.mu.Unlock()
 	for _, c := range conns {
+		c.mu.Lock()
+		farewell := c.onShutdown
+		c.mu.Unlock()
+		if farewell != nil {
+			farewell()
+		}
 		c.closeWith(ReasonServerShutdown, packetClose)
 	}
 	if drained != nil {

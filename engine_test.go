@@ -769,6 +769,48 @@ func TestEnginePolling(t *testing.T) {
 		}
 	})
 
+	// socket.io-client acts on a close packet at once but on the messages
+	// before it in the same payload a tick later, on a closed socket: the
+	// close packet must come alone, on the next GET, as Node sends it.
+	t.Run("server close after queued data: close packet alone", func(t *testing.T) {
+		s := newEIOServer(t, eioQuiet...)
+		sid, _, _ := s.openPolling(t)
+		c := s.conn(t, sid)
+		for _, m := range []string{"a", "b"} {
+			if err := c.Send(Message{Data: []byte(m)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.Close()
+		expectResp(t, "first GET", s.get(t, sid), 200, "4a\x1e4b")
+		expectResp(t, "second GET", s.get(t, sid), 200, "1")
+		if got := s.closeReason(t, sid); got != ReasonForcedClose {
+			t.Errorf("close reason %q; want %q", got, ReasonForcedClose)
+		}
+	})
+
+	// After the data, the close packet waits for the client's next GET,
+	// which comes at once if it comes at all: not for a ping timeout.
+	t.Run("server close after queued data: no next GET", func(t *testing.T) {
+		s := newEIOServer(t, WithPingInterval(time.Minute), WithPingTimeout(time.Minute))
+		sid, _, _ := s.openPolling(t)
+		c := s.conn(t, sid)
+		if err := c.Send(Message{Data: []byte("a")}); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		expectResp(t, "GET", s.get(t, sid), 200, "4a")
+		start := time.Now()
+		select {
+		case <-c.done:
+		case <-time.After(eioWait):
+			t.Fatalf("session still lingers %v after its data was written", eioWait)
+		}
+		if took := time.Since(start); took < nextPollWait/2 {
+			t.Errorf("session ended %v after its data was written; want about %v, for the client's next GET", took, nextPollWait)
+		}
+	})
+
 	t.Run("long poll outlives the server's WriteTimeout", func(t *testing.T) {
 		const writeTimeout = 100 * time.Millisecond
 		s := startEIOServer(t, eioSetup{

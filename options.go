@@ -46,6 +46,7 @@ type config struct {
 	maxNamespaces    int
 	maxPendingAcks   int
 	maxHandshakes    int
+	shutdownNotify   bool
 	newAdapter       func(*Namespace) (Adapter, error)
 }
 
@@ -65,6 +66,7 @@ func defaultConfig() config {
 		maxNamespaces:    64,
 		maxPendingAcks:   1024,
 		maxHandshakes:    1024,
+		shutdownNotify:   true,
 	}
 }
 
@@ -189,6 +191,30 @@ func WithTransports(ts ...Transport) Option {
 func WithAllowUpgrades(allow bool) Option {
 	return func(c *config) error {
 		c.allowUpgrades = allow
+		return nil
+	}
+}
+
+// WithDisconnectOnShutdown sets what [Server.Shutdown] tells each client.
+//
+// With true, the default, every socket is sent a Socket.IO DISCONNECT
+// packet for its namespace, after what was already queued for it, then the
+// connection is closed. socket.io-client then reports the reason
+// "io server disconnect" and does not reconnect by itself: the application
+// decides, for example by calling socket.connect() in its "disconnect"
+// handler, as the chat example does.
+//
+// With false, only the connection is closed (an Engine.IO close packet,
+// after what was queued), as Node's io.close() does: socket.io-client
+// reports "transport close" and reconnects by itself with its usual
+// back-off, to the server's successor in a rolling restart behind a load
+// balancer.
+//
+// Either way, server-side disconnection handlers get [ReasonServerShutdown].
+// It has no effect on an [Engine] used alone.
+func WithDisconnectOnShutdown(disconnect bool) Option {
+	return func(c *config) error {
+		c.shutdownNotify = disconnect
 		return nil
 	}
 }

@@ -1409,66 +1409,15 @@ func relCheckPanicLogged(t *testing.T, log *relLog, value string) {
 // new sessions are refused, every goroutine ends, and the context bounds
 // the wait.
 func TestRelShutdown(t *testing.T) {
-	t.Run("clients told after queued data", func(t *testing.T) {
-		before := goleak.IgnoreCurrent()
-		rs := relStart(t, WithPingInterval(time.Minute), WithPingTimeout(time.Minute))
-		clients := map[string]*relClient{}
-		for _, mode := range transportModes {
-			clients[mode] = rs.dial(t, mode)
-		}
-		for _, s := range rs.srv.main.Sockets() {
-			for i := range 3 {
-				s.Emit("queued", i)
-			}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), relWait)
-		defer cancel()
-		done := make(chan error, 1)
-		go func() { done <- rs.srv.Shutdown(ctx) }()
-		for mode, c := range clients {
-			for i := range 3 {
-				if f, err := c.nextMsg(); err != nil || f.text != fmt.Sprintf(`42["queued",%d]`, i) {
-					t.Fatalf("%s client: got %v, %v; want queued event %d", mode, f, err, i)
-				}
-			}
-			if f, err := c.next(); err != nil || f.text != "1" {
-				t.Fatalf("%s client: got %v, %v; want a close packet", mode, f, err)
-			}
-			if c.mode == TransportWebSocket {
-				if err := c.waitClosed(); err != nil {
-					t.Fatalf("%s client: %v", mode, err)
-				}
-			}
-		}
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("Shutdown = %v; want nil", err)
-			}
-		case <-time.After(relWait):
-			t.Fatal("Shutdown did not return after every client was told")
-		}
-		for mode, c := range clients {
-			if got := rs.closeReason(t, c.sid); got != ReasonServerShutdown {
-				t.Errorf("%s session ended with %q; want %q", mode, got, ReasonServerShutdown)
-			}
-			if d := rs.discs(t, c.sid, 1); d[0].reason != ReasonServerShutdown {
-				t.Errorf("%s socket: OnDisconnect reason %q; want %q", mode, d[0].reason, ReasonServerShutdown)
-			}
-		}
-		c := rs.client()
-		r, err := c.do(http.MethodGet, "EIO=4&transport=polling", nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		relExpectHTTPError(t, "polling handshake after Shutdown", r, 403, 4, "Server is shutting down")
-		if _, resp, err := c.dialer().Dial(c.wsURL("EIO=4&transport=websocket"), nil); err == nil || resp == nil || resp.StatusCode != 403 {
-			t.Errorf("websocket handshake after Shutdown: %v (%s); want 403", err, relStatus(resp))
-		}
-		rs.hs.Close()
-		rs.hc.CloseIdleConnections()
-		relNoLeaks(t, before)
-	})
+	// By default every socket is sent a DISCONNECT (socket.io-client
+	// reports "io server disconnect" and stays disconnected); with
+	// WithDisconnectOnShutdown(false) only the close packet, as Node's
+	// io.close() does (the client reconnects).
+	for _, notify := range []bool{true, false} {
+		t.Run(fmt.Sprintf("clients told after queued data, disconnect=%v", notify), func(t *testing.T) {
+			testRelShutdownTold(t, notify)
+		})
+	}
 
 	t.Run("deadline with a handler that never returns", func(t *testing.T) {
 		before := goleak.IgnoreCurrent()
@@ -1496,8 +1445,10 @@ func TestRelShutdown(t *testing.T) {
 		if took < deadline-50*time.Millisecond || took > deadline+5*time.Second {
 			t.Errorf("Shutdown returned after %v; want at the %v deadline", took, deadline)
 		}
-		if f, err := c.next(); err != nil || f.text != "1" {
-			t.Errorf("client: got %v, %v; want a close packet", f, err)
+		for _, want := range []string{"41", "1"} { // DISCONNECT, close
+			if f, err := c.next(); err != nil || f.text != want {
+				t.Errorf("client: got %v, %v; want %q", f, err, want)
+			}
 		}
 		if d := rs.discs(t, c.sid, 1); d[0].reason != ReasonServerShutdown {
 			t.Errorf("OnDisconnect reason %q; want %q", d[0].reason, ReasonServerShutdown)
@@ -1574,11 +1525,19 @@ func TestRelShutdown(t *testing.T) {
 		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 			t.Fatalf("Serve = %v; want http.ErrServerClosed", err)
 		}
-		if f := <-pending; f.text != "1" {
-			t.Errorf("waiting GET answered %v; want a close packet", f)
+		if f := <-pending; f.text != "41" {
+			t.Errorf("waiting GET answered %v; want a DISCONNECT", f)
 		}
-		if f, err := ws.next(); err != nil || f.text != "1" {
-			t.Errorf("websocket client: got %v, %v; want a close packet", f, err)
+		// The close packet follows on the same response, or on a next GET
+		// that the closed http.Server no longer takes: the DISCONNECT has
+		// told the client already.
+		if len(poll.in) > 0 && (len(poll.in) > 1 || poll.in[0].text != "1") {
+			t.Errorf("polling client: after the DISCONNECT got %v; want only a close packet", poll.in)
+		}
+		for _, want := range []string{"41", "1"} {
+			if f, err := ws.next(); err != nil || f.text != want {
+				t.Errorf("websocket client: got %v, %v; want %q", f, err, want)
+			}
 		}
 		mu.Lock()
 		for _, sid := range []string{poll.sid, ws.sid} {
@@ -1591,6 +1550,75 @@ func TestRelShutdown(t *testing.T) {
 		tr.CloseIdleConnections()
 		relNoLeaks(t, before)
 	})
+}
+
+// testRelShutdownTold shuts down a server with a client of each transport
+// mode connected and events queued for each: every client gets its events,
+// then a DISCONNECT when notify is set, then the close packet.
+func testRelShutdownTold(t *testing.T, notify bool) {
+	before := goleak.IgnoreCurrent()
+	rs := relStart(t, WithPingInterval(time.Minute), WithPingTimeout(time.Minute), WithDisconnectOnShutdown(notify))
+	clients := map[string]*relClient{}
+	for _, mode := range transportModes {
+		clients[mode] = rs.dial(t, mode)
+	}
+	for _, s := range rs.srv.main.Sockets() {
+		for i := range 3 {
+			s.Emit("queued", i)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), relWait)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- rs.srv.Shutdown(ctx) }()
+	for mode, c := range clients {
+		for i := range 3 {
+			if f, err := c.nextMsg(); err != nil || f.text != fmt.Sprintf(`42["queued",%d]`, i) {
+				t.Fatalf("%s client: got %v, %v; want queued event %d", mode, f, err, i)
+			}
+		}
+		if notify {
+			if f, err := c.next(); err != nil || f.text != "41" {
+				t.Fatalf("%s client: got %v, %v; want a DISCONNECT", mode, f, err)
+			}
+		}
+		if f, err := c.next(); err != nil || f.text != "1" {
+			t.Fatalf("%s client: got %v, %v; want a close packet", mode, f, err)
+		}
+		if c.mode == TransportWebSocket {
+			if err := c.waitClosed(); err != nil {
+				t.Fatalf("%s client: %v", mode, err)
+			}
+		}
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Shutdown = %v; want nil", err)
+		}
+	case <-time.After(relWait):
+		t.Fatal("Shutdown did not return after every client was told")
+	}
+	for mode, c := range clients {
+		if got := rs.closeReason(t, c.sid); got != ReasonServerShutdown {
+			t.Errorf("%s session ended with %q; want %q", mode, got, ReasonServerShutdown)
+		}
+		if d := rs.discs(t, c.sid, 1); d[0].reason != ReasonServerShutdown {
+			t.Errorf("%s socket: OnDisconnect reason %q; want %q", mode, d[0].reason, ReasonServerShutdown)
+		}
+	}
+	c := rs.client()
+	r, err := c.do(http.MethodGet, "EIO=4&transport=polling", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relExpectHTTPError(t, "polling handshake after Shutdown", r, 403, 4, "Server is shutting down")
+	if _, resp, err := c.dialer().Dial(c.wsURL("EIO=4&transport=websocket"), nil); err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Errorf("websocket handshake after Shutdown: %v (%s); want 403", err, relStatus(resp))
+	}
+	rs.hs.Close()
+	rs.hc.CloseIdleConnections()
+	relNoLeaks(t, before)
 }
 
 // --- Limits ---

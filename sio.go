@@ -186,13 +186,21 @@ func (s *Server) closeAdapters() {
 	}
 }
 
-// Shutdown stops the server gracefully: no new connections are accepted,
-// every socket ends with [ReasonServerShutdown], each client is sent an
-// Engine.IO close packet after what was already queued for it (so
-// socket.io-client reports "transport close" and reconnects, to this
-// server's successor when one is started), and Shutdown waits until every
-// connection has ended and every goroutine it started has returned, or ctx
-// is done. Wire it beside [http.Server.Shutdown], which does not wait for
+// Shutdown stops the server gracefully. No new connections are accepted
+// (HTTP 403, "Server is shutting down"), nor new namespace connections on
+// the open ones. Every client is told, after what was already queued for
+// it: each of its sockets is sent a Socket.IO DISCONNECT packet, which
+// socket.io-client reports as the reason "io server disconnect" and after
+// which it does not reconnect by itself; then its connection is closed.
+// With [WithDisconnectOnShutdown](false), the DISCONNECT packets are left
+// out and the client sees only its connection close ("transport close"),
+// after which it reconnects, to this server's successor in a rolling
+// restart, as it does after Node's io.close(). Either way every socket ends
+// with [ReasonServerShutdown], and Shutdown waits until every connection has
+// ended and every goroutine it started has returned, or ctx is done, when it
+// closes what remains at once and returns ctx's error.
+//
+// Wire it beside [http.Server.Shutdown], which does not wait for
 // WebSocket connections (they were hijacked), nor for the functions given
 // to [http.Server.RegisterOnShutdown], which it starts in goroutines of
 // their own; wait for this one before the program exits:
@@ -201,10 +209,6 @@ func (s *Server) closeAdapters() {
 //	httpSrv.RegisterOnShutdown(func() { done <- srv.Shutdown(ctx) })
 //	err := httpSrv.Shutdown(ctx)
 //	<-done
-//
-// Server-side disconnection handlers get [ReasonServerShutdown];
-// socket.io-client reconnects after a shutdown, as it does after any
-// transport close, which is what a rolling restart wants.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.engine.Shutdown(ctx)
 	s.closeAdapters()

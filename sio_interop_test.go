@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -469,6 +470,23 @@ func (is *sioInteropServer) register(ns *Namespace) {
 		s.Disconnect()
 		return nil, nil
 	})
+	OnRaw(ns, "shutdown-me", func(ctx context.Context, s *Socket, args Args) ([]any, error) {
+		is.add(sioSockEntry("shutdown-me", s))
+		for _, nsp := range []string{"/", "/custom"} {
+			for _, x := range srv.Of(nsp).Sockets() {
+				x.Emit("last", x.ID())
+			}
+		}
+		// Shutdown waits for handlers, this one included: not from here.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			e := sioSockEntry("shutdown-done", s)
+			e.Err = srv.Shutdown(ctx)
+			is.add(e)
+		}()
+		return nil, nil
+	})
 	OnRaw(ns, "drop-me", func(ctx context.Context, s *Socket, args Args) ([]any, error) {
 		is.add(sioSockEntry("drop-me", s))
 		s.Conn().Close()
@@ -602,6 +620,22 @@ func sioCheckConnects(t *testing.T, mode string, is *sioInteropServer, r nodeRes
 		}
 	}
 	return bySID
+}
+
+// sioCheckShutdown checks the server side of the shutdown scenarios: one
+// connection, both sockets ended with ReasonServerShutdown, Shutdown
+// returned nil.
+func sioCheckShutdown(t *testing.T, mode string, is *sioInteropServer, r nodeResult) {
+	conns := sioCheckConnects(t, mode, is, r)
+	if len(conns) != 2 {
+		t.Errorf("%d connects, want 2 (no reconnection)", len(conns))
+	}
+	sids := slices.Collect(maps.Keys(conns))
+	sioCheckDisconnects(t, mode, is, ReasonServerShutdown, sids...)
+	done := is.waitKind(t, "shutdown-done", 1)
+	if done[0].Err != nil {
+		t.Errorf("Shutdown = %v; want nil", done[0].Err)
+	}
 }
 
 // sioCheckDisconnects waits for a disconnect of each socket id with the given
@@ -996,6 +1030,15 @@ var sioInteropCases = []sioInteropCase{
 				t.Errorf("client reported %d reconnect events, want 1", len(r.Events("reconnect")))
 			}
 		},
+	},
+	{
+		name:  "shutdown",
+		check: sioCheckShutdown,
+	},
+	{
+		name:  "shutdown-reconnect",
+		opts:  []Option{WithDisconnectOnShutdown(false)},
+		check: sioCheckShutdown,
 	},
 	{
 		name: "bad-payload",

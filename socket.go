@@ -20,6 +20,7 @@ type client struct {
 	mu           sync.Mutex
 	sockets      map[string]*Socket // by namespace name
 	connectTimer *time.Timer
+	shuttingDown bool // the server said goodbye: no new sockets
 
 	// Owned by the connection's dispatch (one call at a time).
 	partial     *sioPacket // a binary packet waiting for attachments
@@ -32,6 +33,21 @@ func (s *Server) onConn(c *Conn) {
 	cl.connectTimer = time.AfterFunc(s.cfg.connectTimeout, cl.connectTimedOut)
 	c.OnMessage(cl.onMessage)
 	c.OnClose(cl.onClose)
+	if s.cfg.shutdownNotify {
+		c.setOnShutdown(cl.shutdown)
+	}
+}
+
+// shutdown sends every socket of the connection a DISCONNECT, after what
+// is already queued, and ends them with [ReasonServerShutdown]; the Engine
+// closes the connection next.
+func (cl *client) shutdown() {
+	cl.mu.Lock()
+	cl.shuttingDown = true
+	cl.mu.Unlock()
+	for _, s := range cl.socketList() {
+		s.close(ReasonServerShutdown, true)
+	}
 }
 
 // connectTimedOut closes a connection that joined no namespace in time.
@@ -132,7 +148,12 @@ func (cl *client) handle(p sioPacket, attachments [][]byte) {
 func (cl *client) connect(p sioPacket) {
 	cl.mu.Lock()
 	_, dup := cl.sockets[p.nsp]
+	closing := cl.shuttingDown
 	cl.mu.Unlock()
+	if closing {
+		cl.send(encodeConnectError(p.nsp, "Server is shutting down", nil))
+		return
+	}
 	if dup {
 		cl.fail(fmt.Errorf("%w: second CONNECT to %q", errBadSIOPacket, p.nsp))
 		return

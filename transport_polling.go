@@ -58,7 +58,8 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 
 	var (
 		batch    []packet
-		closing  bool
+		closing  bool // the session ends once batch is written
+		split    bool // batch is what came before the final packet
 		released = r.Context().Done()
 		// A GET that arrives while an upgrade is being probed gets a
 		// noop after a short wait, as in Node, which checks every 100 ms;
@@ -92,6 +93,18 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 			// Released for an upgrade: a noop lets the client pause
 			// polling. Packets still queued are left for the WebSocket.
 			batch = []packet{{typ: packetNoop}}
+		case len(c.queue) > 1 && c.state == stateClosing && c.queue[len(c.queue)-1].typ == packetClose &&
+			c.upgrade != upgradeProbed:
+			// Messages first, the close packet alone on the next GET, as
+			// Node sends them: engine.io-client acts on a close packet at
+			// once, but socket.io-client handles the packets before it in
+			// the same payload a tick later, on a socket already closed,
+			// and so would lose them (a DISCONNECT included).
+			final := c.queue[len(c.queue)-1]
+			batch = c.takeLocked()
+			batch = batch[:len(batch)-1]
+			c.queue = append(c.queue, final)
+			split = true
 		case len(c.queue) > 0 && c.upgrade != upgradeProbed:
 			batch = c.takeLocked()
 			closing = c.state == stateClosing
@@ -121,10 +134,20 @@ func (c *Conn) servePoll(w http.ResponseWriter, r *http.Request) {
 	rc.SetWriteDeadline(time.Now().Add(c.e.cfg.writeTimeout))
 	setPollHeaders(w.Header(), "text/plain; charset=UTF-8", len(body))
 	_, err := w.Write(body)
-	if closing {
+	switch {
+	case closing:
 		c.finish()
-	} else if err != nil {
+	case err != nil:
 		c.closeWith(ReasonTransportError, 0)
+	case split:
+		// The client polls again as soon as it has read this: the final
+		// packet waits for that GET, not for a whole ping timeout.
+		c.mu.Lock()
+		if c.state == stateClosing {
+			c.closeTimer.Stop()
+			c.closeTimer = time.AfterFunc(nextPollWait, c.finish)
+		}
+		c.mu.Unlock()
 	}
 }
 

@@ -84,6 +84,11 @@ const (
 
 // newChat returns a Socket.IO server that runs the chat.
 func newChat(opts ...sio.Option) *sio.Server {
+	// 0. A restart is not a goodbye: when the server shuts down, it only
+	// closes the connections, so that the browsers reconnect by themselves
+	// to the server that replaces it. (By default Shutdown tells every
+	// socket to disconnect, and the clients then stay away.)
+	opts = append([]sio.Option{sio.WithDisconnectOnShutdown(false)}, opts...)
 	srv := sio.New(opts...)
 
 	// 1. Who are you? Middleware runs before a socket is admitted; an

@@ -51,6 +51,10 @@ const SCENARIOS = {
   "client-disconnect": "client disconnects /custom, then /; the server sees client namespace disconnect",
   "server-disconnect": "the server disconnects /custom, then /; the client sees io server disconnect, no reconnection",
   reconnect: "the server drops the connection; the client reconnects by itself with new ids; events flow again",
+  shutdown:
+    "the server shuts down (default options): every socket sees io server disconnect after the events queued before, no reconnection",
+  "shutdown-reconnect":
+    "the server shuts down with WithDisconnectOnShutdown(false): transport close, and the client tries to reconnect by itself",
   "bad-payload": "typed handlers given a payload that does not decode: error ack, no panic, socket still works",
   order: "send --count numbered events at once; the server must handle them in order",
   "concurrent-emit": "the server emits from many goroutines at once to this socket; every event arrives once, in order per goroutine",
@@ -72,6 +76,44 @@ ${connectionHelp("Socket.IO", "/socket.io/", "every scenario checks the upgrade 
 scenarios:
 ${scenarioHelp(SCENARIOS)}
 `;
+
+// shutdownScenario is the body of the shutdown scenarios: reasons are the
+// disconnect reasons expected, reconnects whether the Manager must try to
+// reconnect afterwards.
+async function shutdownScenario(h, reasons, reconnects) {
+  const extra = { reconnection: true, reconnectionDelay: 50, reconnectionDelayMax: 100, randomizationFactor: 0 };
+  const [m, main, custom] = await h.connectAll(["/", "/custom"], { extra });
+  for (const s of [main, custom]) await h.take(s, "welcome");
+  await h.checkTransport(m);
+  const ids = new Map([main, custom].map((s) => [s, s.id])); // s.id is unset on disconnect
+  emit({ event: "ids", main: main.id, custom: custom.id });
+  let attempts = 0;
+  m.on("reconnect_attempt", () => attempts++);
+  h.phase = "server shuts down";
+  main.emit("shutdown-me");
+  for (const s of [main, custom]) {
+    await h.until(s, () => s.disconnects.length > 0, "disconnect");
+    check(reasons.includes(s.disconnects[0]), `${s.label} disconnect reason ${s.disconnects[0]}, want ${reasons.join(" or ")}`);
+    const [last] = await h.take(s, "last");
+    check(last === ids.get(s), `${s.label} "last" was ${JSON.stringify(last)}, want ${ids.get(s)}`);
+  }
+  h.phase = reconnects ? "waiting for reconnection attempts" : "checking nothing reconnects";
+  await sleep(700);
+  for (const s of [main, custom]) {
+    check(!s.connected, `${s.label} is connected again`);
+    check(s.connects === 1, `${s.label} connected ${s.connects} times`);
+    check(s.active === reconnects, `${s.label} active=${s.active}, want ${reconnects}`);
+  }
+  if (reconnects) {
+    check(attempts > 0, "no reconnection attempt");
+  } else {
+    check(attempts === 0 && m.engines === 1, `${attempts} reconnection attempts, ${m.engines} connections; want 0 and 1`);
+  }
+  emit({ event: "reconnect-attempts", attempts });
+  m.reconnection(false);
+  main.disconnect();
+  custom.disconnect();
+}
 
 // ---------------------------------------------------------------------------
 // arguments
@@ -798,6 +840,21 @@ const run = {
     m.reconnection(false);
     main.disconnect();
     custom.disconnect();
+  },
+
+  // shutdown: "shutdown-me" makes the server emit "last" to every socket
+  // and then call Server.Shutdown. Each socket gets "last" first, then the
+  // DISCONNECT: "io server disconnect", and nothing reconnects although
+  // reconnection is on.
+  async shutdown(h) {
+    await shutdownScenario(h, ["io server disconnect"], false);
+  },
+
+  // shutdown-reconnect: as shutdown, on a server that only closes the
+  // transport: "transport close", then the client's own reconnection tries
+  // (refused while the server is shut down).
+  async "shutdown-reconnect"(h) {
+    await shutdownScenario(h, ["transport close"], true);
   },
 
   // bad-payload: OnAck[{N int}] and On[{N int}] given {"N":"x"}.
