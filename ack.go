@@ -66,6 +66,9 @@ func (s *Socket) registerAck(id uint64, f func(a Args, ok bool)) bool {
 	if s.state != socketConnected || len(s.acks) >= s.client.srv.cfg.maxPendingAcks {
 		return false
 	}
+	if s.acks == nil {
+		s.acks = map[uint64]func(Args, bool){}
+	}
 	s.acks[id] = f
 	return true
 }

@@ -7,11 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // Reason says why a connection or a socket ended. The values are the ones
@@ -86,7 +85,6 @@ type Conn struct {
 	e         *Engine
 	id        string
 	handshake Handshake
-	log       *slog.Logger
 	ctx       context.Context
 	cancel    context.CancelFunc
 	done      chan struct{} // closed when the session has ended
@@ -106,9 +104,9 @@ type Conn struct {
 	queue        []packet
 	spare        []packet // the other half of a double buffer
 	queuedBytes  int
-	polling      bool // a long-polling GET is waiting
-	posting      bool // a long-polling POST is being read
-	ws           *websocket.Conn
+	polling      bool     // a long-polling GET is waiting
+	posting      bool     // a long-polling POST is being read
+	ws           net.Conn // the WebSocket's connection, once on WebSocket
 	awaitPong    bool
 	pingDue      time.Time // when the pending ping timer is due
 	pongDue      time.Time // when an awaited pong is late
@@ -128,7 +126,6 @@ func (e *Engine) newConn(id string, r *http.Request, t Transport) *Conn {
 		e:         e,
 		id:        id,
 		handshake: newHandshake(r),
-		log:       e.cfg.logger.With("sid", id),
 		ctx:       ctx,
 		cancel:    cancel,
 		done:      make(chan struct{}),
@@ -333,7 +330,7 @@ func (c *Conn) closeWith(reason Reason, final packetType) {
 		c.mu.Unlock()
 		c.finish()
 	}
-	c.log.Debug("engine.io session closing", "reason", string(reason))
+	c.log().Debug("engine.io session closing", "reason", string(reason))
 	c.mu.Lock()
 	if c.dispatching {
 		c.closePending = true
@@ -379,8 +376,8 @@ func (c *Conn) finish() {
 		// read: then closing the connection is all there is to do.
 		if c.wsMu.TryLock() {
 			frame := appendFrameHeader(nil, opClose, 2)
-			ws.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
-			ws.NetConn().Write(append(frame, closePayload(websocket.CloseNormalClosure)...))
+			ws.SetWriteDeadline(time.Now().Add(time.Second))
+			ws.Write(append(frame, closeNormal...))
 			c.wsMu.Unlock()
 		}
 		ws.Close()
@@ -510,7 +507,7 @@ func (c *Conn) call(f func()) (panicked bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			panicked = true
-			c.log.Error("sio: handler panicked", "panic", v, "stack", string(debug.Stack()))
+			c.log().Error("sio: handler panicked", "panic", v, "stack", string(debug.Stack()))
 		}
 	}()
 	f()
@@ -522,4 +519,31 @@ func (c *Conn) isOpen() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.state == stateOpen
+}
+
+// log returns the connection's logger: the server's, with the session id
+// added to each record. It costs nothing until a record is enabled, so a
+// connection keeps no logger of its own.
+func (c *Conn) log() connLog { return connLog{c.e.cfg.logger, c.id} }
+
+type connLog struct {
+	l   *slog.Logger
+	sid string
+}
+
+func (l connLog) Debug(msg string, args ...any) { l.log(slog.LevelDebug, msg, args) }
+func (l connLog) Warn(msg string, args ...any)  { l.log(slog.LevelWarn, msg, args) }
+func (l connLog) Error(msg string, args ...any) { l.log(slog.LevelError, msg, args) }
+
+func (l connLog) log(level slog.Level, msg string, args []any) {
+	ctx := context.Background()
+	if !l.l.Enabled(ctx, level) {
+		return
+	}
+	var pc [1]uintptr
+	runtime.Callers(3, pc[:]) // the caller of Debug, Warn or Error
+	r := slog.NewRecord(time.Now(), level, msg, pc[0])
+	r.AddAttrs(slog.String("sid", l.sid))
+	r.Add(args...)
+	l.l.Handler().Handle(ctx, r)
 }

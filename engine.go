@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -203,14 +204,15 @@ func (e *Engine) handshake(w http.ResponseWriter, r *http.Request, transport Tra
 		if err != nil {
 			return // the upgrader has answered
 		}
+		nc := ws.NetConn() // sio reads and writes frames itself from now on
 		c := e.newConn(id, r, TransportWebSocket)
-		c.ws = ws
+		c.ws = nc
 		if !e.open(c) {
-			ws.Close()
+			nc.Close()
 			return
 		}
 		release()
-		e.runWebSocket(c, ws)
+		e.runWebSocket(c, c.newWSReader(nc))
 		return
 	}
 	for k, v := range header {
@@ -257,7 +259,7 @@ func (e *Engine) open(c *Conn) bool {
 	c.wakeLocked()
 	c.mu.Unlock()
 	c.startHeartbeat()
-	c.log.Debug("engine.io session opened")
+	c.log().Debug("engine.io session opened")
 	e.onConn(c)
 	return true
 }
@@ -417,15 +419,12 @@ func (e *Engine) upgrader() *websocket.Upgrader {
 	return &websocket.Upgrader{
 		HandshakeTimeout: e.cfg.upgradeTimeout,
 		CheckOrigin:      e.originAllowed,
-		// A small read buffer of its own, rather than net/http's 4 KiB one,
-		// and write buffers only while gorilla writes (the probe's answer):
-		// sio frames its own writes.
-		ReadBufferSize:  1024,
-		WriteBufferPool: wsWriteBuffers,
+		// gorilla/websocket does the handshake only; sio reads and writes
+		// the frames itself (wsread.go, transport_ws.go). With no sizes set,
+		// the handshake reuses net/http's buffers rather than allocating
+		// its own.
 	}
 }
-
-var wsWriteBuffers = new(sync.Pool)
 
 // remoteAddr is the client's address as the handshake request saw it.
 func remoteAddr(r *http.Request) string {
@@ -467,6 +466,5 @@ func newHandshake(r *http.Request) Handshake {
 // errorsIsClosed reports whether err is a normal end of a network
 // connection rather than something worth a warning.
 func errorsIsClosed(err error) bool {
-	return errors.Is(err, net.ErrClosed) || errors.Is(err, websocket.ErrCloseSent) || websocket.IsCloseError(err,
-		websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived)
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, errWSClosed) || errors.Is(err, io.EOF)
 }

@@ -890,6 +890,37 @@ func relSpecialCases() []relBadCase {
 				c.relUpgradeFromPolling(t)
 				c.send(relBin(0xde, 0xad))
 			}},
+		// Frames that break RFC 6455, written raw under the client library.
+		{name: "unmasked WebSocket frame", only: wsOnly, connect: relRoot, reason: ReasonTransportError,
+			run: func(t *testing.T, rs *relServer, c *relClient) { c.ws.NetConn().Write([]byte{0x81, 0x02, '4', 'x'}) }},
+		{name: "WebSocket frame with a reserved bit", only: wsOnly, connect: relRoot, reason: ReasonTransportError,
+			run: func(t *testing.T, rs *relServer, c *relClient) {
+				f := wsClientFrame(true, opText, []byte("4x"), [4]byte{1, 2, 3, 4})
+				f[0] |= 0x20
+				c.ws.NetConn().Write(f)
+			}},
+		{name: "WebSocket frame with a reserved opcode", only: wsOnly, connect: relRoot, reason: ReasonTransportError,
+			run: func(t *testing.T, rs *relServer, c *relClient) {
+				c.ws.NetConn().Write(wsClientFrame(true, 0x5, []byte("4x"), [4]byte{1, 2, 3, 4}))
+			}},
+		{name: "fragmented WebSocket ping", only: wsOnly, connect: relRoot, reason: ReasonTransportError,
+			run: func(t *testing.T, rs *relServer, c *relClient) {
+				c.ws.NetConn().Write(wsClientFrame(false, opPing, []byte("x"), [4]byte{1, 2, 3, 4}))
+			}},
+		{name: "WebSocket continuation with no message begun", only: wsOnly, connect: relRoot, reason: ReasonTransportError,
+			run: func(t *testing.T, rs *relServer, c *relClient) {
+				c.ws.NetConn().Write(wsClientFrame(true, opContinuation, []byte("4x"), [4]byte{1, 2, 3, 4}))
+			}},
+		{name: "WebSocket header announcing 2^63 bytes", only: wsOnly, connect: relRoot, reason: ReasonTransportError,
+			run: func(t *testing.T, rs *relServer, c *relClient) {
+				c.ws.NetConn().Write([]byte{0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4})
+			}},
+		{name: "fragments over the max payload together", only: wsOnly, connect: relRoot, reason: ReasonTransportError,
+			run: func(t *testing.T, rs *relServer, c *relClient) {
+				half := []byte("4" + strings.Repeat("a", relMaxPayload/2+1))
+				c.ws.NetConn().Write(wsClientFrame(false, opText, half, [4]byte{1, 2, 3, 4}))
+				c.ws.NetConn().Write(wsClientFrame(true, opContinuation, half[1:], [4]byte{1, 2, 3, 4}))
+			}},
 		{name: "garbage instead of the probe", only: wsOnly, connect: relRoot,
 			run: func(t *testing.T, rs *relServer, c *relClient) { c.relBadProbe(t, websocket.TextMessage, "hello") }},
 		{name: "binary frame instead of the probe", only: wsOnly, connect: relRoot,

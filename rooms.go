@@ -12,6 +12,11 @@ import (
 // by its own id, so a socket id works as a room wherever a room does.
 // A namespace keeps rooms -> sockets under its lock; a socket keeps its own
 // set of room names under its lock. The namespace lock is taken first.
+//
+// The room of a socket's own id is not stored: the namespace's socket
+// table already answers for it (a map entry and a set per socket less,
+// which ten thousand connections notice). Other sockets may still join a
+// room named by a socket's id, as in Node; those are stored as any room.
 
 // Join adds the socket to the given rooms. Joining a room it is in already
 // does nothing. A socket that is not connected joins nothing.
@@ -46,21 +51,50 @@ func (s *Socket) Leave(rooms ...string) {
 func (s *Socket) Rooms() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Collect(maps.Keys(s.rooms))
+	out := make([]string, 0, len(s.rooms)+1)
+	if !s.leftOwnRoom {
+		out = append(out, s.id)
+	}
+	return slices.AppendSeq(out, maps.Keys(s.rooms))
 }
 
 // In reports whether the socket is in room.
 func (s *Socket) In(room string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.inLocked(room)
+}
+
+// inLocked reports whether s is in room. It needs s.mu or s.ns.mu.
+func (s *Socket) inLocked(room string) bool {
+	if room == s.id {
+		return !s.leftOwnRoom
+	}
 	_, ok := s.rooms[room]
 	return ok
 }
 
+// membersLocked calls f for each socket in room. It needs ns.mu.
+func (ns *Namespace) membersLocked(room string, f func(*Socket)) {
+	for s := range ns.rooms[room] {
+		f(s)
+	}
+	if s := ns.sockets[room]; s != nil && !s.leftOwnRoom {
+		f(s)
+	}
+}
+
 // joinLocked needs ns.mu and s.mu.
 func (ns *Namespace) joinLocked(s *Socket, room string) {
+	if room == s.id {
+		s.leftOwnRoom = false
+		return
+	}
 	if _, ok := s.rooms[room]; ok {
 		return
+	}
+	if s.rooms == nil {
+		s.rooms = map[string]struct{}{}
 	}
 	s.rooms[room] = struct{}{}
 	members := ns.rooms[room]
@@ -73,6 +107,10 @@ func (ns *Namespace) joinLocked(s *Socket, room string) {
 
 // leaveLocked needs ns.mu and s.mu.
 func (ns *Namespace) leaveLocked(s *Socket, room string) {
+	if room == s.id {
+		s.leftOwnRoom = true
+		return
+	}
 	if _, ok := s.rooms[room]; !ok {
 		return
 	}
@@ -91,7 +129,6 @@ func (ns *Namespace) add(s *Socket) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ns.sockets[s.id] = s
-	ns.joinLocked(s, s.id)
 }
 
 // remove takes a disconnected socket out of the namespace and every room.
@@ -103,6 +140,7 @@ func (ns *Namespace) remove(s *Socket) {
 	for r := range s.rooms {
 		ns.leaveLocked(s, r)
 	}
+	s.leftOwnRoom = true
 	delete(ns.sockets, s.id)
 }
 
@@ -211,7 +249,7 @@ func (b Broadcast) targets(dst []*Socket) []*Socket {
 			return true
 		}
 		for _, r := range b.except {
-			if _, ok := ns.rooms[r][s]; ok {
+			if _, ok := ns.rooms[r][s]; ok || (r == s.id && !s.leftOwnRoom) {
 				return true
 			}
 		}
@@ -226,22 +264,22 @@ func (b Broadcast) targets(dst []*Socket) []*Socket {
 		return dst
 	}
 	if len(b.rooms) == 1 {
-		for s := range ns.rooms[b.rooms[0]] {
+		ns.membersLocked(b.rooms[0], func(s *Socket) {
 			if !excluded(s) {
 				dst = append(dst, s)
 			}
-		}
+		})
 		return dst
 	}
 	seen := map[*Socket]struct{}{}
 	for _, r := range b.rooms {
-		for s := range ns.rooms[r] {
+		ns.membersLocked(r, func(s *Socket) {
 			if _, dup := seen[s]; dup || excluded(s) {
-				continue
+				return
 			}
 			seen[s] = struct{}{}
 			dst = append(dst, s)
-		}
+		})
 	}
 	return dst
 }

@@ -408,8 +408,57 @@ func TestRoomsJoinLeave(t *testing.T) {
 	ns.mu.RLock()
 	nrooms := len(ns.rooms)
 	ns.mu.RUnlock()
-	if nrooms != 2 { // fs[1]'s id and "b"
-		t.Errorf("namespace keeps %d rooms, want 2", nrooms)
+	if nrooms != 1 { // "b": the rooms of socket ids are not stored
+		t.Errorf("namespace keeps %d rooms, want 1", nrooms)
+	}
+}
+
+// TestRoomsOwnIDRoom covers the room of a socket's id, which is not stored
+// as other rooms are: another socket may join it, and the socket may leave
+// it and join it again, as in Node.
+func TestRoomsOwnIDRoom(t *testing.T) {
+	srv := roomsNewServer(t)
+	ns := srv.Of("/")
+	fs := roomsFakeSockets(t, srv, "/", "", 3)
+	a, b, c := fs[0].sock, fs[1].sock, fs[2].sock
+	to := func(rooms ...string) []string { r := roomsIDs(ns.To(rooms...).Sockets()); slices.Sort(r); return r }
+	ids := func(ss ...*Socket) []string {
+		var r []string
+		for _, s := range ss {
+			r = append(r, s.ID())
+		}
+		slices.Sort(r)
+		return r
+	}
+
+	b.Join(a.ID()) // b listens to what is sent to a
+	if got, want := to(a.ID()), ids(a, b); !slices.Equal(got, want) {
+		t.Errorf("To(a) with b in a's room = %v, want %v", got, want)
+	}
+	if !b.In(a.ID()) || b.In(c.ID()) {
+		t.Errorf("b.In(a) = %v, b.In(c) = %v; want true, false", b.In(a.ID()), b.In(c.ID()))
+	}
+	if got, want := to(a.ID(), b.ID()), ids(a, b); !slices.Equal(got, want) {
+		t.Errorf("To(a, b) = %v, want each once: %v", got, want)
+	}
+	if got, want := roomsIDs(ns.Except(a.ID()).Sockets()), ids(c); !slices.Equal(got, want) {
+		t.Errorf("Except(a) = %v, want %v (b is in a's room)", got, want)
+	}
+
+	a.Leave(a.ID())
+	if a.In(a.ID()) || slices.Contains(a.Rooms(), a.ID()) {
+		t.Errorf("a left its own room but In = %v, Rooms = %v", a.In(a.ID()), a.Rooms())
+	}
+	if got, want := to(a.ID()), ids(b); !slices.Equal(got, want) {
+		t.Errorf("To(a) after a left it = %v, want %v", got, want)
+	}
+	a.Join(a.ID())
+	if got, want := to(a.ID()), ids(a, b); !slices.Equal(got, want) {
+		t.Errorf("To(a) after a joined it again = %v, want %v", got, want)
+	}
+	b.Leave(a.ID())
+	if got, want := to(a.ID()), ids(a); !slices.Equal(got, want) {
+		t.Errorf("To(a) after b left = %v, want %v", got, want)
 	}
 }
 

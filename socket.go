@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -18,9 +17,9 @@ type client struct {
 	conn *Conn
 
 	mu           sync.Mutex
-	sockets      map[string]*Socket // by namespace name
-	connectTimer *time.Timer
-	shuttingDown bool // the server said goodbye: no new sockets
+	sockets      []*Socket   // one per namespace joined: few, so a slice
+	connectTimer *time.Timer // nil once stopped
+	shuttingDown bool        // the server said goodbye: no new sockets
 
 	// Owned by the connection's dispatch (one call at a time).
 	partial     *sioPacket // a binary packet waiting for attachments
@@ -29,7 +28,7 @@ type client struct {
 
 // onConn is the Engine's connection handler.
 func (s *Server) onConn(c *Conn) {
-	cl := &client{srv: s, conn: c, sockets: map[string]*Socket{}}
+	cl := &client{srv: s, conn: c}
 	cl.connectTimer = time.AfterFunc(s.cfg.connectTimeout, cl.connectTimedOut)
 	c.OnMessage(cl.onMessage)
 	c.OnClose(cl.onClose)
@@ -56,14 +55,14 @@ func (cl *client) connectTimedOut() {
 	n := len(cl.sockets)
 	cl.mu.Unlock()
 	if n == 0 {
-		cl.conn.log.Debug("no namespace joined within the connect timeout")
+		cl.conn.log().Debug("no namespace joined within the connect timeout")
 		cl.conn.Close()
 	}
 }
 
 // fail closes the connection because the client broke the protocol.
 func (cl *client) fail(err error) {
-	cl.conn.log.Debug("socket.io protocol error", "err", err)
+	cl.conn.log().Debug("socket.io protocol error", "err", err)
 	cl.conn.closeWith(ReasonParseError, 0)
 }
 
@@ -111,7 +110,7 @@ func (cl *client) handle(p sioPacket, attachments [][]byte) {
 		return
 	}
 	cl.mu.Lock()
-	s := cl.sockets[p.nsp]
+	s := cl.socketLocked(p.nsp)
 	cl.mu.Unlock()
 	if s == nil {
 		// As Node does: a packet for a namespace the client has not
@@ -147,7 +146,7 @@ func (cl *client) handle(p sioPacket, attachments [][]byte) {
 // connect starts a socket for the namespace a CONNECT packet asks for.
 func (cl *client) connect(p sioPacket) {
 	cl.mu.Lock()
-	_, dup := cl.sockets[p.nsp]
+	dup := cl.socketLocked(p.nsp) != nil
 	closing := cl.shuttingDown
 	cl.mu.Unlock()
 	if closing {
@@ -176,16 +175,38 @@ func (cl *client) connect(p sioPacket) {
 	}
 	s := newSocket(cl, ns, auth)
 	cl.mu.Lock()
-	cl.sockets[p.nsp] = s
+	cl.sockets = append(cl.sockets, s)
 	cl.mu.Unlock()
 	s.exec.pushControl(s.runConnect)
 }
 
 // onClose ends every socket when the connection ends.
 func (cl *client) onClose(reason Reason) {
-	cl.connectTimer.Stop()
+	cl.stopConnectTimer()
 	for _, s := range cl.socketList() {
 		s.close(reason, false)
+	}
+}
+
+// socketLocked returns the client's socket in namespace nsp, or nil. It
+// needs cl.mu.
+func (cl *client) socketLocked(nsp string) *Socket {
+	for _, s := range cl.sockets {
+		if s.ns.name == nsp {
+			return s
+		}
+	}
+	return nil
+}
+
+// stopConnectTimer stops the connect timeout, for good.
+func (cl *client) stopConnectTimer() {
+	cl.mu.Lock()
+	t := cl.connectTimer
+	cl.connectTimer = nil
+	cl.mu.Unlock()
+	if t != nil {
+		t.Stop()
 	}
 }
 
@@ -193,13 +214,13 @@ func (cl *client) onClose(reason Reason) {
 func (cl *client) socketList() []*Socket {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	return slices.Collect(maps.Values(cl.sockets))
+	return slices.Clone(cl.sockets)
 }
 
 func (cl *client) remove(s *Socket) {
 	cl.mu.Lock()
-	if cl.sockets[s.ns.name] == s {
-		delete(cl.sockets, s.ns.name)
+	if i := slices.Index(cl.sockets, s); i >= 0 {
+		cl.sockets = slices.Delete(cl.sockets, i, i+1)
 	}
 	cl.mu.Unlock()
 }
@@ -230,14 +251,20 @@ type Socket struct {
 
 	mu        sync.Mutex
 	state     socketState
-	connected bool // has been connected, so its events may run
-	rooms     map[string]struct{}
-	acks      map[uint64]func(Args, bool) // pending acknowledgements by id
-	data      any
+	connected bool                // has been connected, so its events may run
+	rooms     map[string]struct{} // joined, its own id aside; nil until a Join
+	// leftOwnRoom: the socket left the room of its own id. Written under
+	// ns.mu and mu, read under either.
+	leftOwnRoom bool
+	acks        map[uint64]func(Args, bool) // pending acknowledgements by id
+	data        any
 }
 
 func newSocket(cl *client, ns *Namespace, auth []byte) *Socket {
-	ctx, cancel := context.WithCancel(cl.conn.ctx)
+	// The connection's context without its cancellation: close cancels
+	// this one, and the connection closes every socket as it ends, so the
+	// connection's context need not keep a list of its sockets' contexts.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(cl.conn.ctx))
 	hs := cl.conn.handshake
 	hs.Auth = append([]byte(nil), auth...)
 	return &Socket{
@@ -248,8 +275,6 @@ func newSocket(cl *client, ns *Namespace, auth []byte) *Socket {
 		ctx:       ctx,
 		cancel:    cancel,
 		exec:      newSerial(cl.srv.cfg.maxPendingEvents, &cl.srv.running),
-		rooms:     map[string]struct{}{},
-		acks:      map[uint64]func(Args, bool){},
 	}
 }
 
@@ -327,7 +352,7 @@ func (s *Socket) runConnect() {
 	s.state = socketConnected
 	s.connected = true
 	s.mu.Unlock()
-	s.client.connectTimer.Stop() // as in Node, only a successful connection stops it
+	s.client.stopConnectTimer() // as in Node, only a successful connection stops it
 	s.ns.add(s)
 	s.client.send(encodeConnect(s.ns.name, s.id))
 	for _, f := range h.onConnect {
@@ -367,7 +392,7 @@ func (s *Socket) runEvent(event string, args Args, id uint64, hasID bool) {
 		if f := h.events[event]; f != nil {
 			reply, err = f(s.ctx, s, args)
 		} else {
-			s.client.conn.log.Debug("no handler for event", "nsp", s.ns.name, "event", event)
+			s.client.conn.log().Debug("no handler for event", "nsp", s.ns.name, "event", event)
 		}
 	})
 	if panicked {
@@ -382,7 +407,7 @@ func (s *Socket) runEvent(event string, args Args, id uint64, hasID bool) {
 	}
 	enc, encErr := encodeAck(s.ns.name, id, reply)
 	if encErr != nil {
-		s.client.conn.log.Warn("sio: cannot encode acknowledgement", "event", event, "err", encErr)
+		s.client.conn.log().Warn("sio: cannot encode acknowledgement", "event", event, "err", encErr)
 		enc, _ = encodeAck(s.ns.name, id, []any{ackError(encErr)})
 	}
 	s.client.send(enc)

@@ -194,7 +194,7 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(c.e.cfg.maxPayload)))
 	if err != nil {
 		if tooLarge := new(http.MaxBytesError); errors.As(err, &tooLarge) {
-			c.log.Debug("long-polling body over the max payload", "max", c.e.cfg.maxPayload)
+			c.log().Debug("long-polling body over the max payload", "max", c.e.cfg.maxPayload)
 			c.closeWith(ReasonTransportError, 0)
 			w.Header().Set("Connection", "close")
 			w.WriteHeader(http.StatusRequestEntityTooLarge)
@@ -205,7 +205,7 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	packets, err := decodePayload(body)
 	if err != nil {
-		c.log.Debug("bad long-polling payload", "err", err)
+		c.log().Debug("bad long-polling payload", "err", err)
 		c.closeWith(ReasonParseError, 0)
 		httpError(w, codeBadRequest, "")
 		return

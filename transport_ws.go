@@ -15,33 +15,30 @@ import (
 // WebSocket. Each packet travels in a frame of its own: text packets as
 // text frames (type digit, then data), binary messages as binary frames.
 //
-// A connection's reader is a goroutine of its own, started when the
-// handshake is over, so that the HTTP handler returns and the request is
-// not kept. Its writer exists only while the session's queue has
-// something: it frames everything queued at once and hands it to the
-// kernel in one writev, so a busy connection costs one system call per
-// batch rather than per packet, and an idle one costs no writer goroutine.
-// Frames are written by hand (server frames are unmasked and sio asks for
-// no compression), under wsMu, which the few control frames (pong, close)
-// take too.
+// gorilla/websocket does the opening handshake; sio reads and writes the
+// frames itself. A connection's reader is a goroutine of its own, started
+// when the handshake is over, so that the HTTP handler returns and the
+// request is not kept; it reads with a wsReader (wsread.go). Its writer
+// exists only while the session's queue has something: it frames
+// everything queued at once and hands it to the kernel in one writev, so a
+// busy connection costs one system call per batch rather than per packet,
+// and an idle one costs no writer goroutine. Frames are written by hand
+// (server frames are unmasked and sio asks for no compression), under
+// wsMu, which the few control frames (pong, close) take too.
 
-// runWebSocket starts serving an open session over ws and returns. The
-// caller has counted it in e.handlers; the reader marks it done once the
-// session has ended and its last writer has returned.
-func (e *Engine) runWebSocket(c *Conn, ws *websocket.Conn) {
-	ws.SetReadLimit(int64(e.cfg.maxPayload))
-	ws.SetPingHandler(func(data string) error {
-		return c.writeControl(ws, opPong, []byte(data))
+// runWebSocket starts serving an open session over its WebSocket, read
+// with rd, and returns. The caller has counted it in e.handlers; the reader
+// marks it done once the session has ended and its last writer has
+// returned.
+func (e *Engine) runWebSocket(c *Conn, rd *wsReader) {
+	go c.readLoop(rd)
+}
+
+// newWSReader returns a reader of nc's frames for c, which answers pings.
+func (c *Conn) newWSReader(nc net.Conn) *wsReader {
+	return newWSReader(nc, c.e.cfg.maxPayload, func(payload []byte) error {
+		return c.writeControl(nc, opPong, payload)
 	})
-	ws.SetCloseHandler(func(code int, text string) error {
-		c.writeControl(ws, opClose, closePayload(websocket.CloseNormalClosure))
-		return nil
-	})
-	go func() {
-		defer e.handlers.Done()
-		c.readLoop(ws)
-		c.writers.Wait()
-	}()
 }
 
 // serveUpgrade takes a WebSocket that asks to carry an existing long-polling
@@ -76,13 +73,15 @@ func (e *Engine) serveUpgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 		ws.Close()
 		return
 	}
-	if err == nil && c.probe(ws) {
-		handedOff = true
-		e.runWebSocket(c, ws)
-		return
-	}
-	if ws != nil {
-		ws.Close()
+	if err == nil {
+		nc := ws.NetConn()
+		rd := c.newWSReader(nc)
+		if c.probe(nc, rd) {
+			handedOff = true
+			e.runWebSocket(c, rd)
+			return
+		}
+		nc.Close()
 	}
 	if !ok {
 		return
@@ -94,17 +93,16 @@ func (e *Engine) serveUpgrade(w http.ResponseWriter, r *http.Request, c *Conn) {
 	c.mu.Unlock()
 }
 
-// probe runs the upgrade handshake on ws. It reports whether the session
-// now uses ws.
-func (c *Conn) probe(ws *websocket.Conn) bool {
+// probe runs the upgrade handshake on nc. It reports whether the session
+// now uses nc.
+func (c *Conn) probe(nc net.Conn, rd *wsReader) bool {
 	e := c.e
-	stop := context.AfterFunc(c.ctx, func() { ws.Close() })
+	stop := context.AfterFunc(c.ctx, func() { nc.Close() })
 	defer stop()
-	ws.SetReadLimit(int64(e.cfg.maxPayload))
-	ws.SetReadDeadline(time.Now().Add(e.cfg.upgradeTimeout))
+	nc.SetReadDeadline(time.Now().Add(e.cfg.upgradeTimeout))
 	for {
-		mt, data, err := ws.ReadMessage()
-		if err != nil || mt != websocket.TextMessage {
+		op, data, err := rd.next()
+		if err != nil || op != opText {
 			return false
 		}
 		p, err := decodePacket(data)
@@ -113,8 +111,7 @@ func (c *Conn) probe(ws *websocket.Conn) bool {
 		}
 		switch {
 		case p.typ == packetPing && string(p.data) == "probe":
-			ws.SetWriteDeadline(time.Now().Add(e.cfg.writeTimeout))
-			if ws.WriteMessage(websocket.TextMessage, []byte("3probe")) != nil {
+			if c.writeFrame(nc, opText, []byte("3probe"), e.cfg.writeTimeout) != nil {
 				return false
 			}
 			c.mu.Lock()
@@ -129,15 +126,15 @@ func (c *Conn) probe(ws *websocket.Conn) bool {
 			}
 			c.transport = TransportWebSocket
 			c.upgrade = upgradeNone
-			c.ws = ws
+			c.ws = nc
 			select { // release a waiting GET, which answers a noop
 			case c.pollWake <- struct{}{}:
 			default:
 			}
 			c.wakeLocked()
 			c.mu.Unlock()
-			ws.SetReadDeadline(time.Time{})
-			c.log.Debug("engine.io session upgraded to websocket")
+			nc.SetReadDeadline(time.Time{})
+			c.log().Debug("engine.io session upgraded to websocket")
 			return true
 		default:
 			return false
@@ -145,33 +142,74 @@ func (c *Conn) probe(ws *websocket.Conn) bool {
 	}
 }
 
-// readLoop reads frames until the connection fails or the session ends.
-func (c *Conn) readLoop(ws *websocket.Conn) {
+// readLoop reads messages until the connection fails or the session ends,
+// then waits for the writers and marks the session's handler done.
+//
+// An idle connection costs little more than the goroutine that waits here
+// for its next message, and the size of that goroutine's stack. Handling a
+// message (decoding JSON, running the Socket.IO layer) can grow the stack
+// to 4 KiB or more, and the runtime never shrinks the stack of a goroutine
+// that waits on the network below 4 KiB. So, once everything read has been
+// handled, the waiting is handed to a new goroutine, which starts with the
+// runtime's smallest stack (2 KiB) and waits a few small frames deep: one
+// goroutine start per burst of messages, for half the memory per idle
+// connection.
+func (c *Conn) readLoop(rd *wsReader) {
+	handled := false
 	for {
-		mt, data, err := ws.ReadMessage()
-		if err != nil {
-			reason := ReasonTransportClose
-			if errors.Is(err, websocket.ErrReadLimit) {
-				reason = ReasonTransportError
-			}
-			if !errorsIsClosed(err) {
-				c.log.Debug("websocket read failed", "err", err)
-			}
-			c.closeWith(reason, 0)
+		if handled && rd.r == rd.w {
+			go c.readLoop(rd)
 			return
 		}
-		if mt == websocket.BinaryMessage {
-			c.dispatch(Message{Data: data, Binary: true})
-			continue
+		err := rd.fill(1)
+		var (
+			op   byte
+			data []byte
+		)
+		if err == nil {
+			op, data, err = rd.next()
 		}
-		p, err := decodePacket(data)
 		if err != nil {
-			c.log.Debug("bad websocket packet", "err", err)
-			c.closeWith(ReasonParseError, 0)
-			return
+			c.readFailed(err)
+			break
 		}
-		c.handlePacket(p)
+		if !c.receiveWS(op, data) {
+			break
+		}
+		handled = true
 	}
+	c.writers.Wait()
+	c.e.handlers.Done()
+}
+
+// receiveWS handles one message, and reports whether to read on.
+func (c *Conn) receiveWS(op byte, data []byte) bool {
+	if op == opBinary {
+		c.dispatch(Message{Data: data, Binary: true})
+		return true
+	}
+	p, err := decodePacket(data)
+	if err != nil {
+		c.log().Debug("bad websocket packet", "err", err)
+		c.closeWith(ReasonParseError, 0)
+		return false
+	}
+	c.handlePacket(p)
+	return true
+}
+
+// readFailed ends the session after reading failed: the client closed the
+// connection or sent a close frame (transport close), or it broke the
+// protocol or the size limit (transport error).
+func (c *Conn) readFailed(err error) {
+	reason := ReasonTransportClose
+	if errors.Is(err, errWSTooBig) || errors.Is(err, errWSProtocol) {
+		reason = ReasonTransportError
+	}
+	if !errorsIsClosed(err) {
+		c.log().Debug("websocket read failed", "err", err)
+	}
+	c.closeWith(reason, 0)
 }
 
 // Opcodes of the frames sio writes.
@@ -195,7 +233,9 @@ func appendFrameHeader(b []byte, opcode byte, n int) []byte {
 	}
 }
 
-func closePayload(code int) []byte { return []byte{byte(code >> 8), byte(code)} }
+// closeNormal is the payload of sio's close frames: status 1000, normal
+// closure.
+var closeNormal = []byte{0x03, 0xE8}
 
 // startWriterLocked starts a writer for the queue, unless one is running.
 // It needs c.mu.
@@ -209,37 +249,58 @@ func (c *Conn) startWriterLocked() {
 }
 
 // flush writes the queue to ws until it is empty, then returns.
-func (c *Conn) flush(ws *websocket.Conn) {
-	defer c.writers.Done()
+//
+// It runs in a new goroutine, whose stack starts at 2 KiB: the frames on
+// the way to the writev (flush, writeBuffers, then net's and the poller's)
+// are kept small enough for it, so that a writer never has its stack grown
+// and copied, which cost more than a tenth of a broadcast's CPU time.
+func (c *Conn) flush(nc net.Conn) {
 	sc := scratchPool.Get().(*frameScratch)
-	defer scratchPool.Put(sc)
 	for {
-		c.mu.Lock()
-		batch := c.takeLocked()
-		if len(batch) == 0 || c.state == stateClosed {
-			c.writing = false
-			c.mu.Unlock()
-			return
+		batch := c.nextBatch()
+		if batch == nil {
+			break
 		}
-		c.mu.Unlock()
-		closing, err := c.writeFrames(ws, sc, batch)
+		closing := sc.frame(batch)
+		err := c.writeBuffers(nc, sc)
+		sc.reset()
 		if err != nil {
-			reason := ReasonTransportClose // the peer closed; the reader may say so first
-			if !errorsIsClosed(err) {
-				c.log.Debug("websocket write failed", "err", err)
-				reason = ReasonTransportError
-			}
-			c.mu.Lock()
-			c.writing = false
-			c.mu.Unlock()
-			c.closeWith(reason, 0)
-			return
+			c.writeFailed(err)
+			break
 		}
 		if closing {
 			c.finish()
-			return
+			break
 		}
 	}
+	scratchPool.Put(sc)
+	c.writers.Done()
+}
+
+// nextBatch takes what is queued, or reports nil, and the writer is done,
+// when nothing is or the session has ended.
+func (c *Conn) nextBatch() []packet {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	batch := c.takeLocked()
+	if len(batch) == 0 || c.state == stateClosed {
+		c.writing = false
+		return nil
+	}
+	return batch
+}
+
+// writeFailed ends the session after a failed write.
+func (c *Conn) writeFailed(err error) {
+	reason := ReasonTransportClose // the peer closed; the reader may say so first
+	if !errorsIsClosed(err) {
+		c.log().Debug("websocket write failed", "err", err)
+		reason = ReasonTransportError
+	}
+	c.mu.Lock()
+	c.writing = false
+	c.mu.Unlock()
+	c.closeWith(reason, 0)
 }
 
 // frameScratch is a writer's working memory, pooled so that an idle
@@ -252,9 +313,9 @@ type frameScratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return new(frameScratch) }}
 
-// writeFrames writes a batch of packets in one writev, and reports whether
-// it ended with a close packet.
-func (c *Conn) writeFrames(ws *websocket.Conn, sc *frameScratch, batch []packet) (closing bool, err error) {
+// frame lays out a batch of packets as WebSocket frames in sc.bufs, and
+// reports whether it ends with a close packet.
+func (sc *frameScratch) frame(batch []packet) (closing bool) {
 	hdr, ends := sc.hdr[:0], sc.ends[:0]
 	for _, p := range batch {
 		if p.binary {
@@ -273,24 +334,37 @@ func (c *Conn) writeFrames(ws *websocket.Conn, sc *frameScratch, batch []packet)
 		}
 		start = ends[i]
 	}
-	all := bufs // WriteTo consumes bufs
+	sc.hdr, sc.ends, sc.bufs = hdr, ends, bufs
+	return closing
+}
+
+// reset drops the references to the batch's data.
+func (sc *frameScratch) reset() {
+	clear(sc.bufs)
+	sc.hdr, sc.ends, sc.bufs = sc.hdr[:0], sc.ends[:0], sc.bufs[:0]
+}
+
+// writeBuffers writes sc.bufs in one writev.
+func (c *Conn) writeBuffers(nc net.Conn, sc *frameScratch) error {
+	bufs := sc.bufs // WriteTo consumes its receiver
 	c.wsMu.Lock()
-	nc := ws.NetConn()
 	nc.SetWriteDeadline(time.Now().Add(c.e.cfg.writeTimeout))
-	_, err = bufs.WriteTo(nc)
+	_, err := bufs.WriteTo(nc)
 	c.wsMu.Unlock()
-	clear(all)
-	sc.hdr, sc.ends, sc.bufs = hdr[:0], ends[:0], all[:0]
-	return closing, err
+	return err
 }
 
 // writeControl writes one control frame, between batches.
-func (c *Conn) writeControl(ws *websocket.Conn, opcode byte, payload []byte) error {
-	frame := append(appendFrameHeader(make([]byte, 0, 4+len(payload)), opcode, len(payload)), payload...)
+func (c *Conn) writeControl(nc net.Conn, opcode byte, payload []byte) error {
+	return c.writeFrame(nc, opcode, payload, time.Second)
+}
+
+// writeFrame writes one frame, between batches, within timeout.
+func (c *Conn) writeFrame(nc net.Conn, opcode byte, payload []byte, timeout time.Duration) error {
+	frame := append(appendFrameHeader(make([]byte, 0, 10+len(payload)), opcode, len(payload)), payload...)
 	c.wsMu.Lock()
 	defer c.wsMu.Unlock()
-	nc := ws.NetConn()
-	nc.SetWriteDeadline(time.Now().Add(time.Second))
+	nc.SetWriteDeadline(time.Now().Add(timeout))
 	_, err := nc.Write(frame)
 	return err
 }

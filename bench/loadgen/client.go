@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,8 +19,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // env is what every client of a run shares: the server's address, the
@@ -67,8 +70,16 @@ var errConnectRefused = errors.New("CONNECT refused by the server")
 
 // ---------------------------------------------------------------- WebSocket
 
+// The WebSocket client is written by hand, as the server's frames are: the
+// opening handshake is one fixed request and a status line to check, and
+// frames are a few bytes of header. A general-purpose client (gorilla's
+// Dialer, used here before) spent as much CPU per connection as the Go
+// server did, so the generator's core, not the server, capped the connect
+// scenario.
+
 type wsClient struct {
-	ws       *websocket.Conn
+	nc       net.Conn
+	br       *bufio.Reader
 	mu       sync.Mutex // serialises writes
 	wbuf     []byte
 	onPacket func([]byte)
@@ -76,100 +87,219 @@ type wsClient struct {
 	closed   atomic.Bool
 }
 
+// Frame opcodes.
+const (
+	opText  = 0x1
+	opClose = 0x8
+	opPing  = 0x9
+	opPong  = 0xA
+)
+
 // dialWS opens a WebSocket-only session as socket.io-client does with
 // transports: ["websocket"]: the Engine.IO handshake over the WebSocket
 // itself (the server's OPEN packet), then a Socket.IO CONNECT to "/" and its
 // answer. It returns once the socket is connected; the read loop then runs
 // on its own goroutine.
 func dialWS(ctx context.Context, e *env, onPacket func([]byte)) (*wsClient, error) {
-	d := websocket.Dialer{
-		NetDialContext:   e.dial,
-		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   4096,
-		WriteBufferSize:  4096,
-	}
-	ws, _, err := d.DialContext(ctx, "ws://"+e.host+"/socket.io/?EIO=4&transport=websocket", nil)
+	nc, err := e.dial(ctx, "tcp", e.host)
 	if err != nil {
 		return nil, err
 	}
-	c := &wsClient{ws: ws, onPacket: onPacket, fin: make(chan struct{})}
-	if err := c.handshake(ctx); err != nil {
-		ws.Close()
-		return nil, err
-	}
-	go c.readLoop()
-	return c, nil
-}
-
-func (c *wsClient) handshake(ctx context.Context) error {
+	c := &wsClient{nc: nc, br: bufio.NewReaderSize(nc, 4096), onPacket: onPacket, fin: make(chan struct{})}
 	deadline := time.Now().Add(10 * time.Second)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	c.ws.SetReadDeadline(deadline)
-	_, msg, err := c.ws.ReadMessage()
+	nc.SetDeadline(deadline)
+	if err := c.upgrade(e.host); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if err := c.handshake(); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	nc.SetDeadline(time.Time{})
+	go c.readLoop()
+	return c, nil
+}
+
+// upgrade runs the WebSocket opening handshake (RFC 6455, section 4.1).
+func (c *wsClient) upgrade(host string) error {
+	var nonce [16]byte
+	rand.Read(nonce[:])
+	key := base64.StdEncoding.EncodeToString(nonce[:])
+	req := "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: " + host +
+		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
+		"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := io.WriteString(c.nc, req); err != nil {
+		return err
+	}
+	status, err := c.br.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	if !bytes.HasPrefix(status, []byte("HTTP/1.1 101 ")) {
+		return fmt.Errorf("websocket handshake: %q", bytes.TrimSpace(status))
+	}
+	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	accept := "Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(sum[:])
+	accepted := false
+	for {
+		line, err := c.br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			break
+		}
+		if string(line) == accept {
+			accepted = true
+		}
+	}
+	if !accepted {
+		return errors.New("websocket handshake: no valid Sec-WebSocket-Accept")
+	}
+	return nil
+}
+
+// readFrame reads one whole message from the server (whose frames are not
+// masked), answering pings; buf is reused for the payload.
+func (c *wsClient) readFrame(buf []byte) (op byte, payload []byte, err error) {
+	var hdr [10]byte
+	for {
+		if _, err := io.ReadFull(c.br, hdr[:2]); err != nil {
+			return 0, nil, err
+		}
+		fin, op := hdr[0]&0x80 != 0, hdr[0]&0x0F
+		n := uint64(hdr[1] & 0x7F)
+		switch n {
+		case 126:
+			if _, err := io.ReadFull(c.br, hdr[2:4]); err != nil {
+				return 0, nil, err
+			}
+			n = uint64(binary.BigEndian.Uint16(hdr[2:4]))
+		case 127:
+			if _, err := io.ReadFull(c.br, hdr[2:10]); err != nil {
+				return 0, nil, err
+			}
+			n = binary.BigEndian.Uint64(hdr[2:10])
+		}
+		if !fin || hdr[1]&0x80 != 0 || n > 64<<20 {
+			return 0, nil, errors.New("unexpected frame from the server")
+		}
+		if uint64(cap(buf)) < n {
+			buf = make([]byte, n)
+		}
+		payload = buf[:n]
+		if _, err := io.ReadFull(c.br, payload); err != nil {
+			return 0, nil, err
+		}
+		if op == opPing {
+			if err := c.writeFrame(opPong, payload); err != nil {
+				return 0, nil, err
+			}
+			continue
+		}
+		return op, payload, nil
+	}
+}
+
+// handshake reads the Engine.IO OPEN packet, sends a Socket.IO CONNECT and
+// waits for its answer.
+func (c *wsClient) handshake() error {
+	_, msg, err := c.readFrame(nil)
 	if err != nil {
 		return err
 	}
 	if len(msg) == 0 || msg[0] != '0' {
 		return fmt.Errorf("expected an Engine.IO OPEN packet, got %q", msg)
 	}
-	if err := c.write([]byte("40")); err != nil {
+	if err := c.writeFrame(opText, []byte("40")); err != nil {
 		return err
 	}
 	for {
-		_, msg, err := c.ws.ReadMessage()
+		_, msg, err := c.readFrame(msg)
 		if err != nil {
 			return err
 		}
 		switch {
 		case len(msg) >= 2 && msg[0] == '4' && msg[1] == '0':
-			c.ws.SetReadDeadline(time.Time{})
 			return nil
 		case len(msg) >= 2 && msg[0] == '4' && msg[1] == '4':
 			return fmt.Errorf("%w: %s", errConnectRefused, msg[2:])
 		case len(msg) >= 1 && msg[0] == '2':
-			if err := c.write([]byte("3")); err != nil {
+			if err := c.writeFrame(opText, []byte("3")); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-func (c *wsClient) write(frame []byte) error {
+// writeFrame writes one client frame. Client frames must be masked; the
+// key is zero, which leaves the payload as it is (the server still applies
+// it: it cannot know).
+func (c *wsClient) writeFrame(op byte, payload []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	return c.ws.WriteMessage(websocket.TextMessage, frame)
+	return c.writeFrameLocked(op, payload)
+}
+
+func (c *wsClient) writeFrameLocked(op byte, payload []byte) error {
+	b := append(c.wbuf[:0], 0x80|op)
+	switch n := len(payload); {
+	case n < 126:
+		b = append(b, 0x80|byte(n))
+	case n <= 0xFFFF:
+		b = append(b, 0x80|126, byte(n>>8), byte(n))
+	default:
+		b = binary.BigEndian.AppendUint64(append(b, 0x80|127), uint64(n))
+	}
+	b = append(append(b, 0, 0, 0, 0), payload...)
+	c.wbuf = b
+	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err := c.nc.Write(b)
+	return err
 }
 
 func (c *wsClient) send(p []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.wbuf = append(append(c.wbuf[:0], '4'), p...)
-	c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	return c.ws.WriteMessage(websocket.TextMessage, c.wbuf)
+	b := append(c.wbuf[:0], 0x80|opText)
+	switch n := 1 + len(p); {
+	case n < 126:
+		b = append(b, 0x80|byte(n))
+	case n <= 0xFFFF:
+		b = append(b, 0x80|126, byte(n>>8), byte(n))
+	default:
+		b = binary.BigEndian.AppendUint64(append(b, 0x80|127), uint64(n))
+	}
+	b = append(append(b, 0, 0, 0, 0, '4'), p...)
+	c.wbuf = b
+	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err := c.nc.Write(b)
+	return err
 }
 
 func (c *wsClient) readLoop() {
 	defer close(c.fin)
-	var buf bytes.Buffer
+	var buf []byte
 	for {
-		mt, r, err := c.ws.NextReader()
+		op, b, err := c.readFrame(buf)
 		if err != nil {
 			return
 		}
-		buf.Reset()
-		if _, err := buf.ReadFrom(r); err != nil {
+		buf = b[:0]
+		if op == opClose {
 			return
 		}
-		b := buf.Bytes()
-		if mt != websocket.TextMessage || len(b) == 0 {
+		if op != opText || len(b) == 0 {
 			continue
 		}
 		switch b[0] {
 		case '2': // ping
-			if c.write([]byte("3")) != nil {
+			if c.writeFrame(opText, []byte("3")) != nil {
 				return
 			}
 		case '4':
@@ -187,10 +317,10 @@ func (c *wsClient) close() {
 		return
 	}
 	c.mu.Lock()
-	c.ws.WriteControl(websocket.CloseMessage,
-		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	c.writeFrameLocked(opClose, []byte{0x03, 0xE8})
 	c.mu.Unlock()
-	c.ws.Close()
+	c.nc.Close()
 }
 
 func (c *wsClient) done() <-chan struct{} { return c.fin }
