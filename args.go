@@ -2,8 +2,10 @@ package sio
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"unicode/utf8"
 )
 
 // Args holds the arguments of an incoming event or acknowledgement, as the
@@ -18,8 +20,8 @@ type Args struct {
 // back in place of their placeholders.
 func parseArgs(data []byte, attachments [][]byte) (Args, error) {
 	if attachments == nil {
-		var raw []json.RawMessage
-		if err := json.Unmarshal(data, &raw); err != nil {
+		raw, err := splitArray(data)
+		if err != nil {
 			return Args{}, fmt.Errorf("%w: %v", errBadSIOPacket, err)
 		}
 		return Args{raw: raw}, nil
@@ -38,12 +40,92 @@ func parseArgs(data []byte, attachments [][]byte) (Args, error) {
 	return Args{tree: tree}, nil
 }
 
+// splitArray splits a JSON array into its elements, as
+// json.Unmarshal into a []json.RawMessage does (null gives none), but in
+// one validating pass and without copying: the elements are slices of data.
+func splitArray(data []byte) ([]json.RawMessage, error) {
+	if !json.Valid(data) {
+		var v []json.RawMessage
+		return nil, json.Unmarshal(data, &v) // for its error message
+	}
+	// data is valid JSON from here on: what remains is to find where each
+	// element ends.
+	i := skipSpace(data, 0)
+	switch data[i] {
+	case 'n':
+		return nil, nil
+	case '[':
+	default:
+		return nil, errors.New("the arguments are not a JSON array")
+	}
+	i = skipSpace(data, i+1)
+	if data[i] == ']' {
+		return []json.RawMessage{}, nil
+	}
+	var out []json.RawMessage
+	for {
+		end := skipValue(data, i)
+		out = append(out, json.RawMessage(data[i:end:end]))
+		i = skipSpace(data, end)
+		if data[i] == ']' {
+			return out, nil
+		}
+		i = skipSpace(data, i+1) // the comma
+	}
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns where the valid JSON value starting at i ends.
+func skipValue(data []byte, i int) int {
+	depth := 0
+	for ; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			for i++; data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++
+				}
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '[', '{':
+			depth++
+		case ']', '}':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+			if depth < 0 { // the end of the enclosing array: a scalar ended
+				return i
+			}
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return i
+}
+
 // shift removes and returns the first argument as an event name.
 func (a Args) shiftEvent() (string, Args, error) {
 	var name string
 	switch {
 	case len(a.raw) > 0:
-		if len(a.raw[0]) == 0 || a.raw[0][0] != '"' || json.Unmarshal(a.raw[0], &name) != nil {
+		r := a.raw[0]
+		if len(r) < 2 || r[0] != '"' {
+			return "", a, fmt.Errorf("%w: event name must be a string", errBadSIOPacket)
+		}
+		if s := r[1 : len(r)-1]; !slices.Contains(s, '\\') && utf8.Valid(s) {
+			name = string(s) // nothing to unescape
+		} else if json.Unmarshal(r, &name) != nil {
 			return "", a, fmt.Errorf("%w: event name must be a string", errBadSIOPacket)
 		}
 		a.raw = a.raw[1:]

@@ -531,19 +531,34 @@ type connLog struct {
 	sid string
 }
 
-func (l connLog) Debug(msg string, args ...any) { l.log(slog.LevelDebug, msg, args) }
-func (l connLog) Warn(msg string, args ...any)  { l.log(slog.LevelWarn, msg, args) }
-func (l connLog) Error(msg string, args ...any) { l.log(slog.LevelError, msg, args) }
-
-func (l connLog) log(level slog.Level, msg string, args []any) {
-	ctx := context.Background()
-	if !l.l.Enabled(ctx, level) {
-		return
+func (l connLog) Debug(msg string, args ...any) {
+	if l.l.Enabled(context.Background(), slog.LevelDebug) {
+		l.log(slog.LevelDebug, msg, args)
 	}
+}
+
+func (l connLog) Warn(msg string, args ...any) {
+	if l.l.Enabled(context.Background(), slog.LevelWarn) {
+		l.log(slog.LevelWarn, msg, args)
+	}
+}
+
+func (l connLog) Error(msg string, args ...any) {
+	if l.l.Enabled(context.Background(), slog.LevelError) {
+		l.log(slog.LevelError, msg, args)
+	}
+}
+
+// log writes an enabled record. It is kept apart from the level checks:
+// a slog.Record makes a large stack frame, which a goroutine should not
+// have to grow its stack for when the record is not even enabled.
+//
+//go:noinline
+func (l connLog) log(level slog.Level, msg string, args []any) {
 	var pc [1]uintptr
 	runtime.Callers(3, pc[:]) // the caller of Debug, Warn or Error
 	r := slog.NewRecord(time.Now(), level, msg, pc[0])
 	r.AddAttrs(slog.String("sid", l.sid))
 	r.Add(args...)
-	l.l.Handler().Handle(ctx, r)
+	l.l.Handler().Handle(context.Background(), r)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 )
 
 // Socket.IO v5 packet types, the first character of every packet.
@@ -187,10 +188,20 @@ func encodeAck(nsp string, id uint64, args []any) (encoded, error) {
 	return encodeArray(sioAck, nsp, id, true, "", false, args)
 }
 
+// bodies holds scratch buffers for encodeArray: the body is encoded before
+// the header (which counts the attachments found), then both are copied
+// into one slice of the right size.
+var bodies = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
 func encodeArray(typ sioType, nsp string, id uint64, hasID bool, event string, withEvent bool, args []any) (encoded, error) {
 	var enc binaryEncoder
-	body := make([]byte, 0, 64)
-	body = append(body, '[')
+	scratch := bodies.Get().(*[]byte)
+	defer func() {
+		if cap(*scratch) <= 64<<10 {
+			bodies.Put(scratch)
+		}
+	}()
+	body := append((*scratch)[:0], '[')
 	if withEvent {
 		body = appendJSONString(body, event)
 	}
@@ -200,12 +211,14 @@ func encodeArray(typ sioType, nsp string, id uint64, hasID bool, event string, w
 		}
 		var err error
 		body, err = enc.append(body, a)
+		*scratch = body
 		if err != nil {
 			return nil, err
 		}
 	}
 	body = append(body, ']')
-	head := appendHeader(make([]byte, 0, 16+len(body)), typ, len(enc.attachments), nsp, id, hasID)
+	*scratch = body
+	head := appendHeader(make([]byte, 0, 24+len(nsp)+len(body)), typ, len(enc.attachments), nsp, id, hasID)
 	out := make(encoded, 0, 1+len(enc.attachments))
 	out = append(out, Message{Data: append(head, body...)})
 	for _, a := range enc.attachments {

@@ -254,6 +254,21 @@ func FuzzParseArgs(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, n uint8, a0, a1, a2 []byte) {
 		atts := fuzzAttachments(n, a0, a1, a2)
 		orig := bytes.Clone(data)
+		// splitArray must split as encoding/json does.
+		var want []json.RawMessage
+		wantErr := json.Unmarshal(data, &want)
+		got, err := splitArray(data)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("splitArray(%q) error %v; encoding/json says %v", data, err, wantErr)
+		}
+		if err == nil && (len(got) != len(want) || (got == nil) != (want == nil)) {
+			t.Fatalf("splitArray(%q) = %q; encoding/json gives %q", data, got, want)
+		}
+		for i := range got {
+			if err == nil && !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("splitArray(%q)[%d] = %q; encoding/json gives %q", data, i, got[i], want[i])
+			}
+		}
 		a, err := parseArgs(data, atts)
 		if !bytes.Equal(data, orig) {
 			t.Fatalf("parseArgs(%q) modified its input to %q", orig, data)

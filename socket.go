@@ -501,7 +501,7 @@ func (s *Socket) close(reason Reason, notify bool) {
 	if was != socketConnected {
 		return
 	}
-	s.exec.pushControl(func() {
+	s.exec.pushLast(func() {
 		h := s.ns.h.load()
 		for _, f := range h.onDisconnecting {
 			s.client.conn.call(func() { f(s, reason) })

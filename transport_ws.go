@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -25,6 +26,10 @@ import (
 // and an idle one costs no writer goroutine. Frames are written by hand
 // (server frames are unmasked and sio asks for no compression), under
 // wsMu, which the few control frames (pong, close) take too.
+
+// readerIdle is how long a WebSocket reader waits for a message before it
+// hands the waiting to a goroutine with a smaller stack; see readLoop.
+const readerIdle = time.Second
 
 // runWebSocket starts serving an open session over its WebSocket, read
 // with rd, and returns. The caller has counted it in e.handlers; the reader
@@ -147,25 +152,35 @@ func (c *Conn) probe(nc net.Conn, rd *wsReader) bool {
 //
 // An idle connection costs little more than the goroutine that waits here
 // for its next message, and the size of that goroutine's stack. Handling a
-// message (decoding JSON, running the Socket.IO layer) can grow the stack
-// to 4 KiB or more, and the runtime never shrinks the stack of a goroutine
-// that waits on the network below 4 KiB. So, once everything read has been
-// handled, the waiting is handed to a new goroutine, which starts with the
-// runtime's smallest stack (2 KiB) and waits a few small frames deep: one
-// goroutine start per burst of messages, for half the memory per idle
-// connection.
+// message (decoding JSON, running the Socket.IO layer) grows the stack to
+// 4 KiB or more, and the runtime never shrinks the stack of a goroutine
+// that waits on the network below 4 KiB. So a reader that has handled
+// messages and then waits readerIdle for the next one hands the waiting
+// to a new goroutine, which starts with the runtime's smallest stack
+// (2 KiB) and waits a few small frames deep: half the memory per idle
+// connection. A busy connection keeps its reader, and its grown stack,
+// which it would otherwise grow again, copying it, for every message.
 func (c *Conn) readLoop(rd *wsReader) {
 	handled := false
 	for {
+		var err error
 		if handled && rd.r == rd.w {
-			go c.readLoop(rd)
-			return
+			rd.nc.SetReadDeadline(time.Now().Add(readerIdle))
+			err = rd.fill(1)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				rd.nc.SetReadDeadline(time.Time{})
+				go c.readLoop(rd)
+				return
+			}
+			rd.nc.SetReadDeadline(time.Time{})
+		} else {
+			err = rd.fill(1)
 		}
-		err := rd.fill(1)
 		var (
 			op   byte
 			data []byte
 		)
+		handled = true
 		if err == nil {
 			op, data, err = rd.next()
 		}
@@ -176,7 +191,6 @@ func (c *Conn) readLoop(rd *wsReader) {
 		if !c.receiveWS(op, data) {
 			break
 		}
-		handled = true
 	}
 	c.writers.Wait()
 	c.e.handlers.Done()
