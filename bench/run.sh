@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench/run.sh: the sio benchmarks, Go (bench/server, on the local library)
 # against Node (bench/node, socket.io 4.8.4), interleaved in one run: for each
-# round, for each scenario, Go then Node, each on a freshly started server.
+# round, for each scenario, Go then Node, each on a freshly started server,
+# then, in the scenarios of RAW_SCENARIOS, the raw ceiling (bench/raw: the same
+# application on bare WebSocket framing, no Socket.IO library).
 # Builds everything, installs the Node server's dependencies (npm ci), writes
 # the raw results to $OUT/latest.jsonl and the table of medians and Go/Node
 # ratios into the results section of BENCHMARKS.md. Stops everything it
@@ -12,7 +14,8 @@
 #   SCENARIOS    space-separated subset of: connect connect-polling idle
 #                fanout echo-ack echo-ack-polling [all]
 #   STEP         duration of each rate step of the stepped scenarios [3s]
-#   MAX_MINUTES  no new run starts after this many minutes [14]
+#   RAW_SCENARIOS  the scenarios the raw ceiling also runs [connect fanout echo-ack]
+#   MAX_MINUTES  no new run starts after this many minutes [20]
 #   OUT          directory for results and logs [bench/results]
 #   NO_SPLICE=1  leave BENCHMARKS.md alone (the table goes to $OUT/report.md)
 #   NICE         if set (e.g. -10), run server and generator at this niceness
@@ -26,7 +29,8 @@ cd "$ROOT"
 ROUNDS="${ROUNDS:-3}"
 SCENARIOS="${SCENARIOS:-connect connect-polling idle fanout echo-ack echo-ack-polling}"
 STEP="${STEP:-3s}"
-MAX_MINUTES="${MAX_MINUTES:-14}"
+MAX_MINUTES="${MAX_MINUTES:-20}"
+RAW_SCENARIOS="${RAW_SCENARIOS-connect fanout echo-ack}"
 OUT="${OUT:-bench/results}"
 PORT="${PORT_BASE:-3700}"
 
@@ -66,6 +70,7 @@ fi
 # ------------------------------------------------------------------- build
 log "building bench/server and bench/loadgen"
 go build -o "$BIN/server" ./bench/server
+go build -o "$BIN/raw" ./bench/raw
 go build -o "$BIN/loadgen" ./bench/loadgen
 log "installing the Node server's dependencies (npm ci)"
 (cd bench/node && npm ci --no-audit --no-fund --loglevel=error)
@@ -107,6 +112,7 @@ start_server() { # impl port
   case "$impl" in
   go) "${NICE_CMD[@]}" "${SRV_PIN[@]}" "$BIN/server" -addr "127.0.0.1:$port" >"$logf" 2>&1 & ;;
   node) "${NICE_CMD[@]}" "${SRV_PIN[@]}" node --expose-gc bench/node/server.js "$port" >"$logf" 2>&1 & ;;
+  raw) "${NICE_CMD[@]}" "${SRV_PIN[@]}" "$BIN/raw" -addr "127.0.0.1:$port" >"$logf" 2>&1 & ;;
   esac
   SERVER_PID=$!
 }
@@ -141,7 +147,9 @@ rm -f "$OUT"/server-*.log
 START=$SECONDS
 for round in $(seq "$ROUNDS"); do
   for sc in $SCENARIOS; do
-    for impl in go node; do
+    impls=(go node)
+    [[ " $RAW_SCENARIOS " == *" $sc "* ]] && impls+=(raw)
+    for impl in "${impls[@]}"; do
       if ((SECONDS - START > MAX_MINUTES * 60)); then
         log "time budget of $MAX_MINUTES minutes spent: skipping round $round $sc $impl"
         continue
@@ -157,6 +165,7 @@ log "report"
 CMD="ROUNDS=$ROUNDS STEP=$STEP"
 [[ -n "${NICE:-}" ]] && CMD+=" NICE=$NICE"
 [[ "$SCENARIOS" != "connect connect-polling idle fanout echo-ack echo-ack-polling" ]] && CMD+=" SCENARIOS='$SCENARIOS'"
+[[ "$RAW_SCENARIOS" != "connect fanout echo-ack" ]] && CMD+=" RAW_SCENARIOS='$RAW_SCENARIOS'"
 while read -r v; do CMD+=" $v='${!v}'"; done < <(compgen -v ARGS_ || true)
 CMD+=" bench/run.sh"
 "$BIN/loadgen" report -in "$RESULTS" -machine "$MACHINE" -command "$CMD" >"$OUT/report.md"

@@ -233,7 +233,7 @@ func parseFlags(cmd string, d defaults, args []string) config {
 func waitReady(ctx context.Context, e *env) error {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		c, err := dialPolling(ctx, e, nil)
+		c, err := dialWS(ctx, e, nil) // over WebSocket, which the raw ceiling speaks too
 		if err == nil {
 			c.close()
 			return nil

@@ -385,7 +385,59 @@ func writeReport(w *bytes.Buffer, results []Result, machineFile, command string)
 		}
 	}
 
-	w.WriteString("| Scenario | Figure | Go | Node | Go/Node | Target | Holds? | Go rounds | Node rounds |\n")
+	writeTable(w, rows, "Go", "Node")
+	w.WriteString("\nLatencies count a message that never arrived (within the step plus its grace time) as infinitely late; " +
+		"\"lost\" marks such a quantile. CPU is % of one core over the sending time.\n")
+	writeCeiling(w, r)
+
+	for _, sc := range []string{"fanout", "echo-ack", "echo-ack-polling"} {
+		writeSteps(w, r, sc, results)
+	}
+}
+
+// writeCeiling compares sio with the raw ceiling (bench/raw: the same
+// application on bare WebSocket framing), in the scenarios it ran.
+func writeCeiling(w *bytes.Buffer, r runs) {
+	var rows []row
+	if len(r.get("connect", "raw")) > 0 {
+		rows = append(rows,
+			row{scenario: "connect", label: "connects/s", unit: "rate",
+				goV: r.values("connect", "go", "connects_per_s"), nodeV: r.values("connect", "raw", "connects_per_s")},
+			row{scenario: "connect", label: "server CPU time per connect", unit: "µs",
+				goV: r.perOp("connect", "go", "connects_per_s"), nodeV: r.perOp("connect", "raw", "connects_per_s"),
+				target: "≤ 2× raw", check: func(g, c float64) bool { return g <= 2*c }},
+		)
+	}
+	if len(r.get("fanout", "raw")) > 0 {
+		rows = append(rows, row{scenario: "fanout", label: "highest sustained deliveries/s", unit: "rate",
+			goV: r.values("fanout", "go", "deliveries_per_s"), nodeV: r.values("fanout", "raw", "deliveries_per_s")})
+		for _, rate := range []float64{50, 100, 1000} {
+			rows = append(rows, row{scenario: "fanout", label: fmt.Sprintf("server CPU time per delivery at %s deliveries/s", human(rate*1000)),
+				unit: "µs", goV: r.stepValues("fanout", "go", rate, cpuPerOp), nodeV: r.stepValues("fanout", "raw", rate, cpuPerOp)})
+		}
+	}
+	if len(r.get("echo-ack", "raw")) > 0 {
+		rows = append(rows,
+			row{scenario: "echo-ack", label: "highest sustained acks/s", unit: "rate",
+				goV: r.values("echo-ack", "go", "acks_per_s"), nodeV: r.values("echo-ack", "raw", "acks_per_s")},
+			row{scenario: "echo-ack", label: "server CPU time per ack at 20k/s", unit: "µs",
+				goV: r.stepValues("echo-ack", "go", 20000, cpuPerOp), nodeV: r.stepValues("echo-ack", "raw", 20000, cpuPerOp)},
+			row{scenario: "echo-ack", label: "round trip p99 at 20k/s", unit: "ms",
+				goV: r.values("echo-ack", "go", "p99_ms_20k"), nodeV: r.values("echo-ack", "raw", "p99_ms_20k")},
+		)
+	}
+	if len(rows) == 0 {
+		return
+	}
+	w.WriteString("\n#### The raw ceiling\n\n" +
+		"The same application on bare WebSocket framing (`bench/raw`: no Socket.IO library, packets matched as bytes, " +
+		"batched writes), run in the same rounds, in the scenarios where it means something:\n\n")
+	writeTable(w, rows, "sio", "raw")
+}
+
+// writeTable writes rows comparing server a (goV) with server b (nodeV).
+func writeTable(w *bytes.Buffer, rows []row, a, b string) {
+	fmt.Fprintf(w, "| Scenario | Figure | %s | %s | %s/%s | Target | Holds? | %s rounds | %s rounds |\n", a, b, a, b, a, b)
 	w.WriteString("|---|---|--:|--:|--:|---|---|---|---|\n")
 	for _, rw := range rows {
 		g, n := median(rw.goV), median(rw.nodeV)
@@ -410,12 +462,6 @@ func writeReport(w *bytes.Buffer, results []Result, machineFile, command string)
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", rw.scenario, rw.label,
 			fmtVal(g, rw.unit), fmtVal(n, rw.unit), ratio, rw.target, holds,
 			fmtList(rw.goV, rw.unit), fmtList(rw.nodeV, rw.unit))
-	}
-	w.WriteString("\nLatencies count a message that never arrived (within the step plus its grace time) as infinitely late; " +
-		"\"lost\" marks such a quantile. CPU is % of one core over the sending time.\n")
-
-	for _, sc := range []string{"fanout", "echo-ack", "echo-ack-polling"} {
-		writeSteps(w, r, sc, results)
 	}
 }
 
