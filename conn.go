@@ -114,15 +114,16 @@ type Conn struct {
 	pongTimer    *time.Timer
 	closeTimer   *time.Timer
 
-	pollWake chan struct{}  // wakes a waiting long-polling GET
+	pollWake chan struct{}  // wakes a waiting long-polling GET; nil on a WebSocket-only session
 	writing  bool           // a WebSocket writer is running (under mu)
 	writers  sync.WaitGroup // the WebSocket writers running
 	wsMu     sync.Mutex     // held while frames are written to ws
+	wsDue    time.Time      // ws's write deadline (under wsMu)
 }
 
 func (e *Engine) newConn(id string, r *http.Request, t Transport) *Conn {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	return &Conn{
+	c := &Conn{
 		e:         e,
 		id:        id,
 		handshake: newHandshake(r),
@@ -130,8 +131,11 @@ func (e *Engine) newConn(id string, r *http.Request, t Transport) *Conn {
 		cancel:    cancel,
 		done:      make(chan struct{}),
 		transport: t,
-		pollWake:  make(chan struct{}, 1),
 	}
+	if t == TransportPolling { // sends to a nil pollWake fall to their default case
+		c.pollWake = make(chan struct{}, 1)
+	}
+	return c
 }
 
 // ID returns the session id: 20 URL-safe characters from crypto/rand.
@@ -376,7 +380,8 @@ func (c *Conn) finish() {
 		// read: then closing the connection is all there is to do.
 		if c.wsMu.TryLock() {
 			frame := appendFrameHeader(nil, opClose, 2)
-			ws.SetWriteDeadline(time.Now().Add(time.Second))
+			c.wsDue = time.Now().Add(time.Second)
+			ws.SetWriteDeadline(c.wsDue)
 			ws.Write(append(frame, closeNormal...))
 			c.wsMu.Unlock()
 		}

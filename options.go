@@ -141,10 +141,12 @@ func WithUpgradeTimeout(d time.Duration) Option {
 	}
 }
 
-// WithWriteTimeout bounds each write to a client: a WebSocket frame, or the
-// response to a long-polling GET once it has something to send. A write that
-// takes longer closes the connection with [ReasonTransportError]. Default
-// 10s. (Node has no such limit.)
+// WithWriteTimeout bounds each write to a client: a batch of WebSocket
+// frames, or the response to a long-polling GET once it has something to
+// send. A write that takes longer closes the connection with
+// [ReasonTransportError]; on WebSocket, where the deadline is renewed only
+// once half of it is spent, that may be after half the timeout already.
+// Default 10s. (Node has no such limit.)
 func WithWriteTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		c.writeTimeout = d

@@ -358,11 +358,18 @@ func (sc *frameScratch) reset() {
 	sc.hdr, sc.ends, sc.bufs = sc.hdr[:0], sc.ends[:0], sc.bufs[:0]
 }
 
-// writeBuffers writes sc.bufs in one writev.
+// writeBuffers writes sc.bufs in one writev. The write deadline is moved
+// only once less than half of the write timeout is left of it, not before
+// every batch (each move is a timer update): a batch may then fail after
+// between half the write timeout and all of it.
 func (c *Conn) writeBuffers(nc net.Conn, sc *frameScratch) error {
 	bufs := sc.bufs // WriteTo consumes its receiver
 	c.wsMu.Lock()
-	nc.SetWriteDeadline(time.Now().Add(c.e.cfg.writeTimeout))
+	timeout := c.e.cfg.writeTimeout
+	if now := time.Now(); c.wsDue.Sub(now) < timeout/2 {
+		c.wsDue = now.Add(timeout)
+		nc.SetWriteDeadline(c.wsDue)
+	}
 	_, err := bufs.WriteTo(nc)
 	c.wsMu.Unlock()
 	return err
@@ -378,7 +385,8 @@ func (c *Conn) writeFrame(nc net.Conn, opcode byte, payload []byte, timeout time
 	frame := append(appendFrameHeader(make([]byte, 0, 10+len(payload)), opcode, len(payload)), payload...)
 	c.wsMu.Lock()
 	defer c.wsMu.Unlock()
-	nc.SetWriteDeadline(time.Now().Add(timeout))
+	c.wsDue = time.Now().Add(timeout)
+	nc.SetWriteDeadline(c.wsDue)
 	_, err := nc.Write(frame)
 	return err
 }
