@@ -83,7 +83,8 @@
 //
 // The events of one socket are handled one at a time, in the order the
 // client sent them. They run on a goroutine of the socket's that exists
-// only while it has events to handle, not on the connection's reader, so a
+// only while it has events to handle (and 50 ms after, in case more come),
+// not on the connection's reader, so a
 // handler may block (on a database, or on EmitWithAck to the same client)
 // without stopping pings, acknowledgements or the client's other
 // namespaces; only that socket's later events wait. Sockets of different
