@@ -1583,6 +1583,32 @@ func TestRelShutdown(t *testing.T) {
 	})
 }
 
+// TestRelShutdownRefusesConnect checks that a namespace CONNECT that arrives
+// once the server has said goodbye to a connection, but before the
+// connection has closed, is refused with a CONNECT_ERROR rather than given
+// a socket the shutdown would not tell.
+func TestRelShutdownRefusesConnect(t *testing.T) {
+	rs := relStart(t, WithPingInterval(time.Minute), WithPingTimeout(time.Minute))
+	c := rs.dial(t, "websocket")
+	socks := rs.srv.main.Sockets()
+	if len(socks) != 1 {
+		t.Fatalf("%d sockets; want 1", len(socks))
+	}
+	socks[0].client.shutdown() // what Engine.Shutdown runs first for each connection
+	if f, err := c.nextMsg(); err != nil || f.text != "41" {
+		t.Fatalf("got %v, %v; want a DISCONNECT", f, err)
+	}
+	if err := c.sendOK(relText("40")); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := c.nextMsg(); err != nil || f.text != `44{"message":"Server is shutting down"}` {
+		t.Fatalf("CONNECT during the shutdown answered %v, %v; want a CONNECT_ERROR", f, err)
+	}
+	if n := len(rs.srv.main.Sockets()); n != 0 {
+		t.Errorf("%d sockets after the refused CONNECT; want 0", n)
+	}
+}
+
 // testRelShutdownTold shuts down a server with a client of each transport
 // mode connected and events queued for each: every client gets its events,
 // then a DISCONNECT when notify is set, then the close packet.
