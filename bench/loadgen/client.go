@@ -247,27 +247,29 @@ func (c *wsClient) writeFrame(op byte, payload []byte) error {
 }
 
 func (c *wsClient) writeFrameLocked(op byte, payload []byte) error {
-	b := append(c.wbuf[:0], 0x80|op)
-	switch n := len(payload); {
-	case n < 126:
-		b = append(b, 0x80|byte(n))
-	case n <= 0xFFFF:
-		b = append(b, 0x80|126, byte(n>>8), byte(n))
-	default:
-		b = binary.BigEndian.AppendUint64(append(b, 0x80|127), uint64(n))
-	}
-	b = append(append(b, 0, 0, 0, 0), payload...)
-	c.wbuf = b
-	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	_, err := c.nc.Write(b)
-	return err
+	return c.writeLocked(append(appendClientHeader(c.wbuf[:0], op, len(payload)), payload...))
 }
 
+// send writes an Engine.IO message: '4' then p.
 func (c *wsClient) send(p []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	b := append(c.wbuf[:0], 0x80|opText)
-	switch n := 1 + len(p); {
+	return c.writeLocked(append(append(appendClientHeader(c.wbuf[:0], opText, 1+len(p)), '4'), p...))
+}
+
+// writeLocked writes a whole frame, keeping its buffer for the next one.
+func (c *wsClient) writeLocked(frame []byte) error {
+	c.wbuf = frame
+	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err := c.nc.Write(frame)
+	return err
+}
+
+// appendClientHeader appends the header of a final client frame of n
+// bytes, masked with the zero key.
+func appendClientHeader(b []byte, op byte, n int) []byte {
+	b = append(b, 0x80|op)
+	switch {
 	case n < 126:
 		b = append(b, 0x80|byte(n))
 	case n <= 0xFFFF:
@@ -275,11 +277,7 @@ func (c *wsClient) send(p []byte) error {
 	default:
 		b = binary.BigEndian.AppendUint64(append(b, 0x80|127), uint64(n))
 	}
-	b = append(append(b, 0, 0, 0, 0, '4'), p...)
-	c.wbuf = b
-	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	_, err := c.nc.Write(b)
-	return err
+	return append(b, 0, 0, 0, 0)
 }
 
 func (c *wsClient) readLoop() {

@@ -145,8 +145,11 @@ func (c *conn) send(p []byte) {
 }
 
 func (c *conn) flush() {
-	var hdr []byte
-	var bufs net.Buffers
+	var (
+		hdr  []byte
+		ends []int
+		bufs net.Buffers
+	)
 	for {
 		c.mu.Lock()
 		batch := c.queue
@@ -157,15 +160,17 @@ func (c *conn) flush() {
 			return
 		}
 		c.mu.Unlock()
-		hdr, bufs = hdr[:0], bufs[:0]
+		// All headers first, in one slice that does not move while the
+		// buffers point into it.
+		hdr, ends, bufs = hdr[:0], ends[:0], bufs[:0]
 		for _, p := range batch {
 			hdr = appendHeader(hdr, len(p))
+			ends = append(ends, len(hdr))
 		}
-		at := 0
-		for _, p := range batch {
-			n := headerLen(len(p))
-			bufs = append(bufs, hdr[at:at+n], p)
-			at += n
+		start := 0
+		for i, p := range batch {
+			bufs = append(bufs, hdr[start:ends[i]], p)
+			start = ends[i]
 		}
 		c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		if _, err := bufs.WriteTo(c.nc); err != nil {
@@ -185,16 +190,5 @@ func appendHeader(b []byte, n int) []byte {
 		return binary.BigEndian.AppendUint16(append(b, 0x81, 126), uint16(n))
 	default:
 		return binary.BigEndian.AppendUint64(append(b, 0x81, 127), uint64(n))
-	}
-}
-
-func headerLen(n int) int {
-	switch {
-	case n < 126:
-		return 2
-	case n <= 0xFFFF:
-		return 4
-	default:
-		return 10
 	}
 }
