@@ -1,9 +1,9 @@
 package sio
 
 import (
-	"os"
 	"testing"
 
+	"github.com/sio-go/sio/internal/testenv"
 	"go.uber.org/goleak"
 )
 
@@ -13,16 +13,5 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// requireAll reports whether the environment demands that no test skip for
-// a missing tool (CI sets SIO_REQUIRE_ALL=1).
-func requireAll() bool { return os.Getenv("SIO_REQUIRE_ALL") == "1" }
-
-// skipOrFail skips t for a missing tool, or fails it when every tool is
-// required.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if requireAll() {
-		t.Fatalf("required tool missing (SIO_REQUIRE_ALL=1): "+format, args...)
-	}
-	t.Skipf("skipping: "+format, args...)
-}
+// skipOrFail skips t for a missing tool, or fails it under SIO_REQUIRE_ALL=1.
+var skipOrFail = testenv.SkipOrFail

@@ -5,12 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sio-go/sio/internal/testenv"
 )
 
 // The interop tests drive the real npm clients (engine.io-client,
@@ -23,16 +23,7 @@ const jsClientDir = "testdata/jsclient"
 // missing.
 func needNode(t testing.TB) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skipOrFail(t, "node not found in PATH; install Node.js to run the interop tests")
-	}
-	for _, pkg := range []string{"engine.io-client", "socket.io-client"} {
-		if _, err := os.Stat(filepath.Join(jsClientDir, "node_modules", pkg)); err != nil {
-			skipOrFail(t, "%s not installed; run `npm ci` in %s (make test does)", pkg, jsClientDir)
-		}
-	}
-	return node
+	return testenv.NeedNode(t, jsClientDir, jsClientDir, "engine.io-client", "socket.io-client")
 }
 
 // nodeResult is what a client script printed: one JSON object per line,

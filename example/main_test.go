@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sio-go/sio"
+	"github.com/sio-go/sio/internal/testenv"
 )
 
 // The tests here start the chat in-process, on a real loopback listener,
@@ -33,34 +33,14 @@ import (
 
 const e2eDir = "e2e"
 
-// requireAll reports whether the environment demands that no test skip for
-// a missing tool (CI sets SIO_REQUIRE_ALL=1).
-func requireAll() bool { return os.Getenv("SIO_REQUIRE_ALL") == "1" }
-
-// skipOrFail skips t for a missing tool, or fails it when every tool is
-// required.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if requireAll() {
-		t.Fatalf("required tool missing (SIO_REQUIRE_ALL=1): "+format, args...)
-	}
-	t.Skipf("skipping: "+format, args...)
-}
+// skipOrFail skips t for a missing tool, or fails it under SIO_REQUIRE_ALL=1.
+var skipOrFail = testenv.SkipOrFail
 
 // needNode returns the node binary, or skips t when Node.js or the e2e
 // packages are missing.
 func needNode(t testing.TB) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skipOrFail(t, "node not found in PATH; install Node.js to run the chat's end-to-end tests")
-	}
-	for _, pkg := range []string{"socket.io-client", "playwright-core"} {
-		if _, err := os.Stat(filepath.Join(e2eDir, "node_modules", pkg, "package.json")); err != nil {
-			skipOrFail(t, "%s not installed; run `npm ci` in example/%s (scripts/test.sh does)", pkg, e2eDir)
-		}
-	}
-	return node
+	return testenv.NeedNode(t, e2eDir, "example/"+e2eDir, "socket.io-client", "playwright-core")
 }
 
 // needBundle skips t when the page's socket.io-client bundle, which the

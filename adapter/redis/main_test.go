@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sio-go/sio"
+	"github.com/sio-go/sio/internal/testenv"
 	"go.uber.org/goleak"
 )
 
@@ -31,19 +31,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// requireAll reports whether the environment demands that no test skip for
-// a missing tool (CI sets SIO_REQUIRE_ALL=1).
-func requireAll() bool { return os.Getenv("SIO_REQUIRE_ALL") == "1" }
-
-// skipOrFail skips t for a missing tool, or fails it when every tool is
-// required.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if requireAll() {
-		t.Fatalf("required tool missing (SIO_REQUIRE_ALL=1): "+format, args...)
-	}
-	t.Skipf("skipping: "+format, args...)
-}
+// skipOrFail skips t for a missing tool, or fails it under SIO_REQUIRE_ALL=1.
+var skipOrFail = testenv.SkipOrFail
 
 // quietLogger drops what the adapters and servers log below Error, unless
 // the tests run with -v.
@@ -301,16 +290,8 @@ type harnessLine struct {
 // SIO_REQUIRE_ALL=1) when Node.js or the npm packages are missing.
 func needNode(t testing.TB) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skipOrFail(t, "node not found in PATH; install Node.js to run the cluster tests")
-	}
-	for _, pkg := range []string{"socket.io", "socket.io-client", "@socket.io/redis-adapter", "@socket.io/redis-emitter", "redis"} {
-		if _, err := os.Stat(filepath.Join(harnessDir, "node_modules", pkg)); err != nil {
-			skipOrFail(t, "%s not installed; run `npm ci` in adapter/redis/%s (scripts/test.sh does)", pkg, harnessDir)
-		}
-	}
-	return node
+	return testenv.NeedNode(t, harnessDir, "adapter/redis/"+harnessDir,
+		"socket.io", "socket.io-client", "@socket.io/redis-adapter", "@socket.io/redis-emitter", "redis")
 }
 
 func startHarness(t testing.TB) *harness {
