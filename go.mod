@@ -7,4 +7,4 @@ require (
 	go.uber.org/goleak v1.3.0
 )
 
-require github.com/go-chi/chi/v5 v5.5.0 // indirect
+require github.com/go-chi/chi/v5 v5.5.0
