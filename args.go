@@ -125,8 +125,12 @@ func (a Args) shiftEvent() (string, Args, error) {
 		}
 		if s := r[1 : len(r)-1]; !slices.Contains(s, '\\') && utf8.Valid(s) {
 			name = string(s) // nothing to unescape
-		} else if json.Unmarshal(r, &name) != nil {
-			return "", a, fmt.Errorf("%w: event name must be a string", errBadSIOPacket)
+		} else {
+			var unescaped string // on the heap, unlike name: only this path pays
+			if json.Unmarshal(r, &unescaped) != nil {
+				return "", a, fmt.Errorf("%w: event name must be a string", errBadSIOPacket)
+			}
+			name = unescaped
 		}
 		a.raw = a.raw[1:]
 	case len(a.tree) > 0:

@@ -108,10 +108,9 @@ type Conn struct {
 	posting      bool     // a long-polling POST is being read
 	ws           net.Conn // the WebSocket's connection, once on WebSocket
 	awaitPong    bool
-	pingDue      time.Time // when the pending ping timer is due
-	pongDue      time.Time // when an awaited pong is late
-	pingTimer    *time.Timer
-	pongTimer    *time.Timer
+	pingDue      time.Time   // when the next ping is due
+	pongDue      time.Time   // when an awaited pong is late
+	heartbeat    *time.Timer // due at pingDue, or at pongDue while a pong is awaited
 	closeTimer   *time.Timer
 
 	pollWake chan struct{}  // wakes a waiting long-polling GET; nil on a WebSocket-only session
@@ -391,30 +390,47 @@ func (c *Conn) finish() {
 }
 
 func (c *Conn) stopTimersLocked() {
-	if c.pingTimer != nil {
-		c.pingTimer.Stop()
-	}
-	if c.pongTimer != nil {
-		c.pongTimer.Stop()
+	if c.heartbeat != nil {
+		c.heartbeat.Stop()
 	}
 }
 
-// startHeartbeat arms the ping timer. The server pings every ping interval
+// startHeartbeat arms the heartbeat. The server pings every ping interval
 // and gives the client a ping timeout to answer; the next ping is scheduled
-// when the pong arrives.
+// when the pong arrives. One timer serves both deadlines, since only one is
+// pending at a time: a timer is about a tenth of what an idle connection
+// costs.
 func (c *Conn) startHeartbeat() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.pingDue = time.Now().Add(c.e.cfg.pingInterval)
-	c.pingTimer = time.AfterFunc(c.e.cfg.pingInterval, c.ping)
-	c.pongTimer = time.AfterFunc(time.Hour, c.pongTimeout)
-	c.pongTimer.Stop()
+	c.heartbeat = time.AfterFunc(c.e.cfg.pingInterval, c.beat)
 }
 
-func (c *Conn) ping() {
+// beat runs when the heartbeat timer fires: it sends the ping that is due,
+// or ends the session whose pong is late. A run that finds nothing due yet
+// (the timer fired as a pong moved the deadline) sets the timer again for
+// what is due next.
+func (c *Conn) beat() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.state != stateOpen {
+		c.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	if c.awaitPong {
+		if !now.Before(c.pongDue) {
+			c.mu.Unlock()
+			c.closeWith(ReasonPingTimeout, 0)
+			return
+		}
+		c.heartbeat.Reset(c.pongDue.Sub(now))
+		c.mu.Unlock()
+		return
+	}
+	if now.Before(c.pingDue) {
+		c.heartbeat.Reset(c.pingDue.Sub(now))
+		c.mu.Unlock()
 		return
 	}
 	c.enqueueLocked(packet{typ: packetPing})
@@ -422,7 +438,8 @@ func (c *Conn) ping() {
 	// Count from when the ping was due, not from when this timer ran: a
 	// busy machine must not stretch the deadline.
 	c.pongDue = c.pingDue.Add(c.e.cfg.pingTimeout)
-	c.pongTimer.Reset(time.Until(c.pongDue))
+	c.heartbeat.Reset(c.pongDue.Sub(now))
+	c.mu.Unlock()
 }
 
 // expired reports whether the client's pong is overdue, even if the timer
@@ -437,15 +454,6 @@ func (c *Conn) expired() bool {
 	return late
 }
 
-func (c *Conn) pongTimeout() {
-	c.mu.Lock()
-	late := c.awaitPong && c.state == stateOpen
-	c.mu.Unlock()
-	if late {
-		c.closeWith(ReasonPingTimeout, 0)
-	}
-}
-
 func (c *Conn) pong() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -453,9 +461,8 @@ func (c *Conn) pong() {
 		return
 	}
 	c.awaitPong = false
-	c.pongTimer.Stop()
 	c.pingDue = time.Now().Add(c.e.cfg.pingInterval)
-	c.pingTimer.Reset(c.e.cfg.pingInterval)
+	c.heartbeat.Reset(c.e.cfg.pingInterval)
 }
 
 // handlePacket acts on one packet from the client, on any transport.

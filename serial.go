@@ -90,6 +90,7 @@ func (q *serial) run() {
 			if lingered || q.last {
 				q.running = false
 				q.tasks = nil
+				q.wake = nil // an idle socket keeps no channel
 				q.mu.Unlock()
 				if linger != nil {
 					linger.Stop()

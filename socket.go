@@ -96,7 +96,8 @@ func (cl *client) onMessage(m Message) {
 		return
 	}
 	if p.attachments > 0 {
-		cl.partial = &p
+		partial := p // a copy, so that p itself stays off the heap
+		cl.partial = &partial
 		cl.attachments = make([][]byte, 0, p.attachments)
 		return
 	}

@@ -323,6 +323,7 @@ type frameScratch struct {
 	hdr  []byte
 	ends []int
 	bufs net.Buffers
+	out  net.Buffers // what WriteTo consumes: a copy of bufs, kept here so that it needs no allocation
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(frameScratch) }}
@@ -363,14 +364,15 @@ func (sc *frameScratch) reset() {
 // every batch (each move is a timer update): a batch may then fail after
 // between half the write timeout and all of it.
 func (c *Conn) writeBuffers(nc net.Conn, sc *frameScratch) error {
-	bufs := sc.bufs // WriteTo consumes its receiver
+	sc.out = sc.bufs // WriteTo consumes its receiver
 	c.wsMu.Lock()
 	timeout := c.e.cfg.writeTimeout
 	if now := time.Now(); c.wsDue.Sub(now) < timeout/2 {
 		c.wsDue = now.Add(timeout)
 		nc.SetWriteDeadline(c.wsDue)
 	}
-	_, err := bufs.WriteTo(nc)
+	_, err := sc.out.WriteTo(nc)
+	sc.out = nil
 	c.wsMu.Unlock()
 	return err
 }
