@@ -203,14 +203,14 @@ func WithAllowUpgrades(allow bool) Option {
 // packet for its namespace, after what was already queued for it, then the
 // connection is closed. socket.io-client then reports the reason
 // "io server disconnect" and does not reconnect by itself: the application
-// decides, for example by calling socket.connect() in its "disconnect"
-// handler, as the chat example does.
+// decides, and may call socket.connect() in its "disconnect" handler.
 //
 // With false, only the connection is closed (an Engine.IO close packet,
 // after what was queued), as Node's io.close() does: socket.io-client
 // reports "transport close" and reconnects by itself with its usual
 // back-off, to the server's successor in a rolling restart behind a load
-// balancer.
+// balancer. The chat example (example/) uses false, so that its pages
+// reconnect by themselves when it restarts.
 //
 // Either way, server-side disconnection handlers get [ReasonServerShutdown].
 // It has no effect on an [Engine] used alone.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 // chromiumPath is the Chromium that playwright-core drives, Debian's by
@@ -57,6 +58,7 @@ func testBrowser(t *testing.T, router string) {
 	t.Log("bob types: alice sees it, and sees it stop after two quiet seconds")
 	b.typeText("bob", "hello al")
 	b.waitTyping("alice", "bob is typing...")
+	b.checkNoTyping("carol")
 	b.screenshot("alice", "bob-typing")
 	b.waitTyping("alice", "")
 
@@ -74,6 +76,7 @@ func testBrowser(t *testing.T, router string) {
 	}
 	b.typeText("dave", "hey")
 	b.waitTyping("bob", "dave is typing...")
+	b.checkNoTyping("carol")
 	b.screenshot("bob", "dave-typing")
 	b.send("dave", "hello from long-polling")
 	b.waitMessage("bob", "dave", "hello from long-polling")
@@ -105,7 +108,9 @@ func testBrowser(t *testing.T, router string) {
 	srv.stop()
 	for _, p := range []string{"alice", "bob", "carol", "dave"} {
 		b.waitVisible(p, "#banner", true)
-		b.waitText(p, "#status", "disconnected")
+		// The connection closed: the client retries by itself. After
+		// "io server disconnect" it would not, and neither would the page.
+		b.waitStatus(p, "disconnected (transport close)")
 	}
 	b.screenshot("alice", "server-down")
 	b.screenshot("dave", "server-down")
@@ -160,14 +165,31 @@ func testBrowser(t *testing.T, router string) {
 	b.checkPage("carol", append(lobby["carol"], shown{"bob", "hi carol"}, shown{"bob", "patio is nicer"}))
 	b.screenshot("bob", "moved")
 	b.screenshot("carol", "bob-came")
+
+	t.Log("the server disconnects patio on purpose: the pages say so, and stay away")
+	if err := srv.chat.To("patio").DisconnectSockets(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"bob", "carol"} {
+		b.waitStatus(p, "disconnected (io server disconnect)")
+		b.waitText(p, "#banner", "Disconnected by the server")
+	}
+	b.screenshot("carol", "disconnected")
+	time.Sleep(time.Second) // a page that reconnected would be back by now
+	for _, p := range []string{"bob", "carol"} {
+		if st := b.snapshot(p); st.Status != "disconnected (io server disconnect)" || !st.Banner {
+			t.Errorf("%s: status %q, banner shown %v; want it disconnected, and saying so", p, st.Status, st.Banner)
+		}
+	}
 	b.checkNoErrors()
 }
 
 // browser drives e2e/browser.mjs: named pages of the chat in Chromium.
 type browser struct {
-	t   *testing.T
-	d   *driver
-	dir string // screenshots
+	t     *testing.T
+	d     *driver
+	dir   string    // screenshots
+	start time.Time // no message shown is older
 }
 
 // startBrowser starts Chromium with an empty screenshot folder for the
@@ -182,7 +204,7 @@ func startBrowser(t *testing.T, url string) *browser {
 	}
 	t.Logf("screenshots: %s", dir)
 	d := startDriver(t, "browser.mjs", "--url", url, "--screenshots", dir, "--chromium", chromiumPath())
-	return &browser{t: t, d: d, dir: dir}
+	return &browser{t: t, d: d, dir: dir, start: time.Now()}
 }
 
 func (b *browser) do(cmd, page string, fields map[string]any) map[string]any {
@@ -268,6 +290,7 @@ type pageState struct {
 	Typing              string
 	Messages            []struct {
 		Notice string
+		Time   string
 		Who    string
 		Text   string
 		Mine   bool
@@ -288,8 +311,8 @@ func (b *browser) snapshot(page string) pageState {
 type shown struct{ Who, Text string }
 
 // checkPage checks that the page shows the chat, not the login form, and
-// exactly these messages, each once, in order; the page's own with the
-// server's tick.
+// exactly these messages, each once, in order, each with its time; the
+// page's own with the server's tick.
 func (b *browser) checkPage(page string, want []shown) {
 	b.t.Helper()
 	st := b.snapshot(page)
@@ -302,12 +325,40 @@ func (b *browser) checkPage(page string, want []shown) {
 			continue
 		}
 		got = append(got, shown{m.Who, m.Text})
+		if !b.sentDuringTest(m.Time) {
+			b.t.Errorf("%s: message %+v: want a time, such as 14:05, since the test started", page, m)
+		}
 		if (m.Who == "me") != m.Mine || m.Mine && m.Tick != "✓" {
 			b.t.Errorf("%s: message %+v: mine and ticked ✓ when from me, only then", page, m)
 		}
 	}
 	if !slices.Equal(got, want) {
 		b.t.Errorf("%s shows messages\n\t%v\nwant\n\t%v", page, got, want)
+	}
+}
+
+// sentDuringTest reports whether hhmm, a time as the page shows it (UTC,
+// browser.mjs sets it), is a time since the browser started.
+func (b *browser) sentDuringTest(hhmm string) bool {
+	at, err := time.Parse("15:04", hhmm)
+	if err != nil || len(hhmm) != len("15:04") {
+		return false
+	}
+	now := time.Now().UTC()
+	at = time.Date(now.Year(), now.Month(), now.Day(), at.Hour(), at.Minute(), 0, 0, time.UTC)
+	if at.After(now) { // before midnight, seen after it
+		at = at.AddDate(0, 0, -1)
+	}
+	return !at.Before(b.start.UTC().Truncate(time.Minute))
+}
+
+// checkNoTyping checks that the page shows no typing notice. Called as
+// another room's notice appears, it would catch one shown here too: it
+// lasts two seconds.
+func (b *browser) checkNoTyping(page string) {
+	b.t.Helper()
+	if st := b.snapshot(page); st.Typing != "" {
+		b.t.Errorf("%s: typing notice %q, want none: no one types in %s's room", page, st.Typing, page)
 	}
 }
 

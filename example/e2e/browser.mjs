@@ -5,7 +5,8 @@
 //
 //   node browser.mjs --url http://127.0.0.1:PORT --screenshots DIR [--chromium /usr/bin/chromium]
 //
-// Each page has its own browser context, like a separate browser. Commands
+// Each page has its own browser context, like a separate browser, in
+// locale en-GB and time zone UTC (a message's time reads "14:05"). Commands
 // (stdin), each answered by {"id":N,...} or {"id":N,"error":"..."}:
 //   open        {page, query}        load the page (query: "?transport=polling"...)
 //   login       {page, name, room}   fill the login form; wait for the room
@@ -98,6 +99,7 @@ function snapshot() {
     messages: [...$("messages").children].map((li) => li.classList.contains("notice")
       ? { notice: text(li) }
       : {
+        time: text(li.querySelector(".meta")),
         who: text(li.querySelector(".who")),
         // The message's own text: the li's text nodes, not its spans.
         text: [...li.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent).join("").trim(),
@@ -111,7 +113,7 @@ function snapshot() {
 const commands = {
   async open({ page: name, query = "" }) {
     if (pages.has(name)) throw new Error(`page ${name} exists`);
-    const context = await browser.newContext({ viewport: { width: 960, height: 600 } });
+    const context = await browser.newContext({ viewport: { width: 960, height: 600 }, locale: "en-GB", timezoneId: "UTC" });
     const page = await context.newPage();
     page.on("pageerror", (err) => print({ event: "pageerror", page: name, message: String(err) }));
     page.on("console", (msg) => {

@@ -47,10 +47,14 @@ $("login").addEventListener("submit", (e) => {
       $("login-error").textContent = "Cannot reach the server (" + err.message + "), retrying…";
     }
   });
+  // A dropped connection ("transport close", "ping timeout"...) leaves the
+  // socket active: the client reconnects by itself, and "connect" comes
+  // again. A server that disconnects us on purpose ("io server disconnect")
+  // means it: the client does not retry, and neither do we.
   socket.on("disconnect", (reason) => {
     $("banner").hidden = false;
     $("status").textContent = "disconnected (" + reason + ")";
-    if (reason === "io server disconnect") socket.connect(); // the server said bye: try again anyway
+    if (!socket.active) $("banner").textContent = "Disconnected by the server. Reload the page to come back.";
   });
 
   // Every event names its room: one about the room we just left may still
