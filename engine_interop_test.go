@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -224,15 +225,25 @@ func TestEngineInterop(t *testing.T) {
 	const (
 		textMsgs   = 15
 		binaryMsgs = 11
-		largeSize  = 900000
+		largeSize  = 900000 // under the default max payload, "4" or "b" and base64 included
 		burstCount = 10000
 	)
-	scenarios := []string{"open", "text", "binary", "large", "burst", "server-close", "upgrade-burst"}
+	// The 1 MiB messages, text and binary, go to a server whose max payload
+	// is raised: a long-polling POST carries a binary message in base64,
+	// 4/3 of its size. The client learns the limit from the open packet.
+	const (
+		mibSize       = 1 << 20
+		mibMaxPayload = 2 << 20
+	)
+	scenarios := []string{"open", "text", "binary", "large", "large-1MiB-text", "large-1MiB-binary",
+		"burst", "server-close", "upgrade-burst"}
 
 	// Pings come often, so that they cross the data of every scenario, but
 	// the client has plenty of time to answer: on a busy machine, under
-	// -race, a pong can wait seconds behind 10,000 echoes or a 900 kB POST.
-	srv := startInteropServer(t, WithPingInterval(300*time.Millisecond), WithPingTimeout(5*time.Second))
+	// -race, a pong can wait seconds behind 10,000 echoes or a 1 MiB POST.
+	opts := []Option{WithPingInterval(300 * time.Millisecond), WithPingTimeout(5 * time.Second)}
+	dflt := startInteropServer(t, opts...)
+	big := startInteropServer(t, append(opts, WithMaxPayload(mibMaxPayload))...)
 	for _, mode := range transportModes {
 		openTr, finalTr := TransportPolling, TransportWebSocket
 		switch mode {
@@ -245,10 +256,14 @@ func TestEngineInterop(t *testing.T) {
 			if name == "upgrade-burst" && mode != "upgrade" {
 				continue
 			}
+			srv, args := dflt, []string{"--scenario", name}
+			if kind, ok := strings.CutPrefix(name, "large-1MiB-"); ok {
+				srv, args = big, []string{"--scenario", "large", "--size", strconv.Itoa(mibSize), "--kind", kind}
+			}
 			t.Run(mode+"/"+name, func(t *testing.T) {
 				start := time.Now()
-				r := runNode(t, interopTimeout, "eio.mjs", "--url", srv.URL(), "--mode", mode, "--scenario", name,
-					"--linger", interopLinger)
+				r := runNode(t, interopTimeout, "eio.mjs", append([]string{"--url", srv.URL(), "--mode", mode,
+					"--linger", interopLinger}, args...)...)
 				if !r.Passed() {
 					srv.failed(t, fmt.Sprintf("eio.mjs %s in %s mode (%v)", name, mode, time.Since(start)), r)
 				}
@@ -278,10 +293,21 @@ func TestEngineInterop(t *testing.T) {
 					wantMsgs = textMsgs
 				case "binary":
 					wantMsgs, wantBinary = binaryMsgs, binaryMsgs
-				case "large":
+				case "large", "large-1MiB-text", "large-1MiB-binary":
 					wantMsgs = 1
-					if sc.bytes != largeSize {
-						t.Errorf("server: received %d bytes, want %d", sc.bytes, largeSize)
+					size := largeSize
+					if name != "large" {
+						size = mibSize
+					}
+					if name == "large-1MiB-binary" {
+						wantBinary = 1
+					}
+					if sc.bytes != size {
+						t.Errorf("server: received %d bytes, want %d", sc.bytes, size)
+					}
+					// The client checked the echo, byte for byte.
+					if ev := r.Events("echo"); len(ev) != 1 || ev[0]["size"] != float64(size) {
+						t.Errorf("client: want one echo of %d bytes:\n%s", size, r)
 					}
 				case "burst":
 					wantMsgs = burstCount

@@ -436,7 +436,9 @@ func ackError(err error) any {
 // as the packet is queued, and never waits for the network. Arguments are
 // encoded with encoding/json; every []byte among them, at any depth, is sent
 // as a binary attachment. Emit returns [ErrClosed] if the socket is not
-// connected, and an error if an argument cannot be encoded.
+// connected, and an error if an argument cannot be encoded or the event's
+// name is reserved ("connect", "connect_error", "disconnect",
+// "disconnecting", "newListener", "removeListener"), as in Node.
 func (s *Socket) Emit(event string, args ...any) error {
 	if reservedEvents[event] {
 		return errReservedEmit(event)

@@ -58,6 +58,8 @@ const SCENARIOS = {
   "bad-payload": "typed handlers given a payload that does not decode: error ack, no panic, socket still works",
   order: "send --count numbered events at once; the server must handle them in order",
   "concurrent-emit": "the server emits from many goroutines at once to this socket; every event arrives once, in order per goroutine",
+  handshake:
+    "(handshake_test.go's server) send a header, a query parameter and an auth payload; ack \"handshake\" reports what the server saw",
 };
 
 const USAGE = `usage: node sio.mjs --url URL --mode MODE --scenario NAME [options]
@@ -393,12 +395,12 @@ class Harness {
   }
 
   // connectAll makes manager "m" (extra: more Manager options) with a
-  // socket on each of nsps, and resolves with [m, ...sockets] once every
-  // socket is connected. setup(s) adds a socket's handlers before anything
-  // can arrive.
-  async connectAll(nsps, { setup, extra } = {}) {
+  // socket on each of nsps (sending auth, if given), and resolves with
+  // [m, ...sockets] once every socket is connected. setup(s) adds a
+  // socket's handlers before anything can arrive.
+  async connectAll(nsps, { setup, extra, auth } = {}) {
     const m = this.manager("m", extra);
-    const socks = nsps.map((nsp) => this.socket(m, nsp));
+    const socks = nsps.map((nsp) => this.socket(m, nsp, auth));
     if (setup) socks.forEach(setup);
     for (const s of socks) await this.connected(s);
     return [m, ...socks];
@@ -938,6 +940,22 @@ const run = {
     for (let w = 0; w < workers; w++) check(next[w] === per, `worker ${w}: ${next[w]} items, want ${per}`);
     const [rec] = await h.ack(s, "flood-received", [count]);
     checkEqual(rec, { ok: true }, "flood-received");
+    s.disconnect();
+  },
+
+  // handshake, against the server of handshake_test.go: every request of
+  // the Manager carries the header X-Sio-Token: hs-secret (which that
+  // server's HTTP middleware requires) and the query parameter q=hs-query;
+  // the socket on / sends the auth {token: "hs-auth", n: 7}. The server
+  // acks "handshake" with what its handlers saw, which the Go test checks.
+  async handshake(h) {
+    const extra = { extraHeaders: { "X-Sio-Token": "hs-secret" }, query: { q: "hs-query" } };
+    const [m, s] = await h.connectAll(["/"], { extra, auth: { token: "hs-auth", n: 7 } });
+    await h.checkTransport(m);
+    h.phase = "handshake";
+    const [seen] = await h.ack(s, "handshake", []);
+    emit({ event: "handshake", id: s.id, seen });
+    check(seen && seen.ok === true, `handshake: the server saw ${JSON.stringify(seen)}`);
     s.disconnect();
   },
 };
