@@ -118,31 +118,43 @@ type AckReply struct {
 }
 
 // AckTimeoutError reports the receivers of a broadcast that had not
-// acknowledged it when the context ended. It wraps the context's error.
+// acknowledged it when the context ended, and other servers that were not
+// heard from. It wraps the context's error.
 type AckTimeoutError struct {
 	// Missing are the ids of this server's sockets that did not answer
 	// (disconnected ones included).
 	Missing []string
-	// MissingRemote counts the sockets of other servers that did not
-	// answer.
+	// MissingRemote counts the sockets of other servers that were sent
+	// the event and did not answer (their servers do not say which). The
+	// sockets of a server that did not even say how many it sent the
+	// event to (a dead one, say) are not counted: Err says so instead.
 	MissingRemote int
-	Err           error
+	// Err is the context's error, [ErrClosed] when the missing sockets
+	// disconnected, or the adapter's error when some other servers could
+	// not be asked or did not answer; that one wraps the context's error
+	// when the deadline is what ended the wait.
+	Err error
 }
 
 // Error says how many sockets did not answer, and why.
 func (e *AckTimeoutError) Error() string {
-	return fmt.Sprintf("sio: %d sockets did not acknowledge the broadcast: %v", len(e.Missing)+e.MissingRemote, e.Err)
+	if n := len(e.Missing) + e.MissingRemote; n > 0 {
+		return fmt.Sprintf("sio: %d sockets did not acknowledge the broadcast: %v", n, e.Err)
+	}
+	return fmt.Sprintf("sio: acknowledgements of the broadcast incomplete: %v", e.Err)
 }
 
-// Unwrap returns the context's error, or [ErrClosed].
+// Unwrap returns [AckTimeoutError.Err].
 func (e *AckTimeoutError) Unwrap() error { return e.Err }
 
 // EmitWithAck broadcasts an event that asks every receiver for an
 // acknowledgement, and gathers the replies until each receiver has answered
 // or ctx is done. The packet is encoded once for all local receivers. When
 // some did not answer in time, it returns the replies received with an
-// [*AckTimeoutError] naming who is missing; give ctx a deadline. The target
-// may not be volatile.
+// [*AckTimeoutError] saying who is missing: this server's sockets by id,
+// other servers' as a count, and other servers that did not answer at
+// all through the adapter's error. Give ctx a deadline. The target may not
+// be volatile.
 func (b Broadcast) EmitWithAck(ctx context.Context, event string, args ...any) ([]AckReply, error) {
 	if reservedEvents[event] {
 		return nil, errReservedEmit(event)
@@ -165,6 +177,7 @@ func (b Broadcast) EmitWithAck(ctx context.Context, event string, args ...any) (
 		remoteReplies  []AckReply
 		remoteWake     = make(chan struct{}, 1)
 		remoteDone     chan error
+		remoteErr      error // the adapter's: some servers were not heard
 	)
 	wake := func() {
 		select {
@@ -207,12 +220,9 @@ func (b Broadcast) EmitWithAck(ctx context.Context, event string, args ...any) (
 				missing = append(missing, r.sid)
 			}
 			continue
-		case err := <-remoteDone:
+		case remoteErr = <-remoteDone:
 			remoteFinished = true
 			remoteDone = nil
-			if err != nil && ctx.Err() == nil {
-				b.ns.srv.cfg.logger.Warn("sio: adapter broadcast with acks failed", "err", err)
-			}
 			continue
 		case <-remoteWake:
 			continue
@@ -221,7 +231,7 @@ func (b Broadcast) EmitWithAck(ctx context.Context, event string, args ...any) (
 		break
 	}
 	if remoteDone != nil {
-		<-remoteDone // the adapter honours ctx: it returns now
+		remoteErr = <-remoteDone // the adapter honours ctx: it returns now
 	}
 	remoteMu.Lock()
 	out = append(out, remoteReplies...)
@@ -230,8 +240,11 @@ func (b Broadcast) EmitWithAck(ctx context.Context, event string, args ...any) (
 	for sid := range pending {
 		missing = append(missing, sid)
 	}
-	if len(missing) > 0 || missingRemote > 0 {
-		err := ctx.Err()
+	if len(missing) > 0 || missingRemote > 0 || remoteErr != nil {
+		err := remoteErr // it says which servers did not answer
+		if err == nil {
+			err = ctx.Err()
+		}
 		if err == nil {
 			err = ErrClosed // no time ran out: the missing ones disconnected
 		}

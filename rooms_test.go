@@ -3,6 +3,7 @@ package sio
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"regexp"
 	"slices"
@@ -755,6 +756,109 @@ func TestRoomsBroadcastEmitWithAck(t *testing.T) {
 	}
 	if len(r.replies) != 2 {
 		t.Errorf("%d replies, want 2", len(r.replies))
+	}
+}
+
+// roomsAckAdapter stands for the other servers of a cluster in broadcasts
+// with acknowledgements: its BroadcastWithAck is bwa. Everything else
+// reaches no one.
+type roomsAckAdapter struct {
+	bwa func(ctx context.Context, count func(int), ack func(string, Args)) error
+}
+
+func (a roomsAckAdapter) Broadcast(context.Context, Target, string, []any) error { return nil }
+func (a roomsAckAdapter) BroadcastWithAck(ctx context.Context, _ Target, _ string, _ []any,
+	count func(int), ack func(string, Args)) error {
+	return a.bwa(ctx, count, ack)
+}
+func (a roomsAckAdapter) FetchSockets(context.Context, Target) ([]RemoteSocket, error) {
+	return nil, nil
+}
+func (a roomsAckAdapter) AddSockets(context.Context, Target, []string) error    { return nil }
+func (a roomsAckAdapter) DelSockets(context.Context, Target, []string) error    { return nil }
+func (a roomsAckAdapter) DisconnectSockets(context.Context, Target, bool) error { return nil }
+func (a roomsAckAdapter) ServerSideEmit(context.Context, string, []any, bool) ([]Args, error) {
+	return nil, nil
+}
+func (a roomsAckAdapter) Close() error { return nil }
+
+// TestRoomsEmitWithAckRemote: what other servers owe a broadcast with
+// acknowledgements, through an adapter: replies from sockets they counted,
+// and a count from each. Those that do not answer are a count in the
+// error; servers that cannot be heard at all make an error too, the
+// adapter's, even when every socket counted has answered.
+func TestRoomsEmitWithAckRemote(t *testing.T) {
+	reply, _ := NewArgs("remote")
+	errUnheard := errors.New("1 of 2 servers did not count their sockets")
+	for _, tc := range []struct {
+		name        string
+		bwa         func(ctx context.Context, count func(int), ack func(string, Args)) error
+		wantReplies int
+		wantRemote  int
+		wantErr     []error // what the error wraps; none: no error
+	}{
+		{"all answer", func(ctx context.Context, count func(int), ack func(string, Args)) error {
+			count(2)
+			ack("", reply)
+			ack("", reply)
+			return nil
+		}, 3, 0, nil},
+		{"one remote socket silent", func(ctx context.Context, count func(int), ack func(string, Args)) error {
+			count(2)
+			ack("", reply)
+			<-ctx.Done()
+			return ctx.Err()
+		}, 2, 1, []error{context.DeadlineExceeded}},
+		{"a server unheard until the deadline", func(ctx context.Context, count func(int), ack func(string, Args)) error {
+			count(1)
+			ack("", reply)
+			<-ctx.Done()
+			return fmt.Errorf("%w: %w", errUnheard, ctx.Err())
+		}, 2, 0, []error{errUnheard, context.DeadlineExceeded}},
+		{"other servers unreachable", func(ctx context.Context, count func(int), ack func(string, Args)) error {
+			return errUnheard
+		}, 1, 0, []error{errUnheard}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := New(WithPingInterval(time.Hour), WithPingTimeout(time.Hour),
+				WithAdapter(func(*Namespace) (Adapter, error) { return roomsAckAdapter{tc.bwa}, nil }))
+			t.Cleanup(func() { srv.Close() })
+			fs := roomsFakeSockets(t, srv, "/", "", 1)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			type result struct {
+				replies []AckReply
+				err     error
+			}
+			ch := make(chan result, 1)
+			go func() {
+				r, err := srv.EmitWithAck(ctx, "q")
+				ch <- result{r, err}
+			}()
+			roomsAnswer(t, fs[0], `["local"]`)
+			r := <-ch
+			if len(r.replies) != tc.wantReplies {
+				t.Errorf("%d replies, want %d", len(r.replies), tc.wantReplies)
+			}
+			if tc.wantErr == nil {
+				if r.err != nil {
+					t.Errorf("err = %v, want none", r.err)
+				}
+				return
+			}
+			var te *AckTimeoutError
+			if !errors.As(r.err, &te) {
+				t.Fatalf("err = %v, want an *AckTimeoutError", r.err)
+			}
+			if len(te.Missing) != 0 || te.MissingRemote != tc.wantRemote {
+				t.Errorf("Missing %v, MissingRemote %d; want none and %d", te.Missing, te.MissingRemote, tc.wantRemote)
+			}
+			for _, want := range tc.wantErr {
+				if !errors.Is(r.err, want) {
+					t.Errorf("err = %v, does not wrap %v", r.err, want)
+				}
+			}
+		})
 	}
 }
 
