@@ -271,7 +271,7 @@ func (b Broadcast) targets(dst []*Socket) []*Socket {
 		})
 		return dst
 	}
-	seen := map[*Socket]struct{}{}
+	seen := seenPool.Get().(map[*Socket]struct{})
 	for _, r := range b.rooms {
 		ns.membersLocked(r, func(s *Socket) {
 			if _, dup := seen[s]; dup || excluded(s) {
@@ -281,8 +281,15 @@ func (b Broadcast) targets(dst []*Socket) []*Socket {
 			dst = append(dst, s)
 		})
 	}
+	clear(seen) // keeps its room for the next broadcast
+	seenPool.Put(seen)
 	return dst
 }
+
+// seenPool recycles the sets that broadcasts to several rooms count each
+// socket once with, so that their allocations do not grow with the number
+// of receivers.
+var seenPool = sync.Pool{New: func() any { return map[*Socket]struct{}{} }}
 
 // Emit sends an event to every socket of the target, on every server of a
 // cluster unless the target is local. The packet is encoded once, and
