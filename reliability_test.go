@@ -1184,7 +1184,8 @@ func relBlob(i, n int) string { return strings.Repeat(string(rune('a'+i%26)), n)
 // reading costs the server at most about twice WithSendQueueLimit (the
 // queue, and the batch its writer is stuck on), however much is emitted to
 // it; volatile packets to it are dropped; other packets disconnect it with
-// ReasonSlowClient once the bound is reached.
+// ReasonSlowClient once the bound is reached, whether emitted to the socket
+// or broadcast to a room.
 func TestRelSlowConsumer(t *testing.T) {
 	const (
 		limit = 256 << 10
@@ -1268,6 +1269,58 @@ func TestRelSlowConsumer(t *testing.T) {
 			relMiB(uint64(emitted)), relMiB(limit), relMiB(base), relMiB(after))
 		if after > base+2*limit+4<<20 {
 			t.Errorf("HeapInuse grew by %s; want under 2 x limit + 4 MiB", relMiB(after-base))
+		}
+	})
+
+	t.Run("room broadcast", func(t *testing.T) {
+		// Broadcasts go through the same queue: a volatile one to a
+		// full queue is dropped, and the first other one ends the client.
+		_, sid, sockID := relDialSlow(t, rs)
+		sock := rs.srv.main.Socket(sockID)
+		sock.Join("slow")
+		conn := rs.conn(sid)
+		full := func() bool {
+			conn.mu.Lock()
+			defer conn.mu.Unlock()
+			return conn.queuedBytes+chunk+queueOverhead > limit
+		}
+		room := rs.srv.To("slow")
+		emitted, whileFull := 0, 0
+		for whileFull < 64 {
+			if full() {
+				whileFull++
+			}
+			if err := room.Volatile().Emit("blob", relBlob(emitted/chunk, chunk)); err != nil {
+				t.Fatalf("volatile broadcast: %v", err)
+			}
+			if emitted += chunk; emitted > 1<<30 {
+				t.Fatal("1 GiB broadcast to a client that does not read, and its queue is not full")
+			}
+		}
+		if !sock.Connected() {
+			t.Fatal("the slow client was disconnected by volatile broadcasts; want them dropped")
+		}
+		rs.expectOpen(t, sid)
+		n := 0
+		for conn.isOpen() {
+			if err := room.Emit("blob", relBlob(n, chunk)); err != nil {
+				t.Fatalf("broadcast: %v", err)
+			}
+			if n++; n > 16 {
+				t.Fatal("16 broadcasts to a full queue, and the client is still connected")
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d broadcasts to a full queue before the client was disconnected; want the first", n)
+		}
+		if got := rs.closeReason(t, sid); got != ReasonSlowClient {
+			t.Fatalf("close reason %q; want %q", got, ReasonSlowClient)
+		}
+		if d := rs.discs(t, sid, 1); d[0].reason != ReasonSlowClient {
+			t.Fatalf("OnDisconnect reason %q; want %q", d[0].reason, ReasonSlowClient)
+		}
+		if got := len(rs.srv.To("slow").Sockets()); got != 0 {
+			t.Errorf("%d sockets left in the room; want none", got)
 		}
 	})
 
