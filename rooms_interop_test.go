@@ -461,11 +461,16 @@ func roomsCheckFetched(t *testing.T, what string, fetched []RemoteSocket, ids ma
 
 // TestRoomsInteropThousand puts 1,000 clients of one Node process in one
 // room, broadcasts numbered messages to it, and checks that every client
-// got every message exactly once, in order.
+// got every message exactly once, in order, in each transport mode (after
+// the upgrade, in upgrade mode).
 func TestRoomsInteropThousand(t *testing.T) {
 	const clients, messages = 1000, 20
-	for _, mode := range []string{"websocket", "polling"} {
+	for _, mode := range transportModes {
 		t.Run(mode, func(t *testing.T) {
+			transport := mode // where the clients end up
+			if mode == "upgrade" {
+				transport = "websocket"
+			}
 			rs := roomsStart(t)
 			names := make([]string, clients)
 			for i := range names {
@@ -473,7 +478,16 @@ func TestRoomsInteropThousand(t *testing.T) {
 			}
 			node := roomsStartNode(t, rs, 300*time.Second, "--mode", mode, "--count", fmt.Sprint(clients),
 				"--summary", "--timeout", "240")
-			rs.waitReady(t, node, names, 180*time.Second)
+			socks := rs.waitReady(t, node, names, 180*time.Second)
+			notThere := 0
+			for _, s := range socks {
+				if s.Conn().Transport() != Transport(transport) {
+					notThere++
+				}
+			}
+			if notThere > 0 {
+				t.Fatalf("%d connections are not on %s", notThere, transport)
+			}
 			ns := rs.srv.Of("/")
 			roomsMust(t, "SocketsJoin", ns.Except().SocketsJoin("big"))
 			if n := len(ns.To("big").Sockets()); n != clients {
@@ -500,7 +514,7 @@ func TestRoomsInteropThousand(t *testing.T) {
 				seen[name] = true
 				okSum := sum["count"] == float64(messages) && sum["first"] == float64(0) &&
 					sum["last"] == float64(messages-1) && sum["inOrder"] == true && sum["done"] == true &&
-					reflect.DeepEqual(sum["other"], []any{"done"}) && sum["transport"] == mode
+					reflect.DeepEqual(sum["other"], []any{"done"}) && sum["transport"] == transport
 				if !okSum {
 					bad++
 					if bad <= 10 {
