@@ -62,6 +62,7 @@
 // always in the room named by its own id. A [Broadcast] names an audience
 // and is an immutable value, safe to keep and share:
 //
+//	srv.Emit("news", n)                       // every socket of the main namespace
 //	ns.Emit("news", n)                        // every socket of ns
 //	ns.To("a", "b").Emit("news", n)           // sockets in room a or b, each once
 //	ns.To("a").Except("muted").Emit(...)      // in a but not in muted
@@ -69,8 +70,50 @@
 //	s.To("a").Emit(...)                       // room a but s
 //	ns.To(id).Emit(...)                       // one socket by id
 //	ns.To("a").Volatile().Emit(...)           // may be dropped for slow clients
+//	ns.To("a").Local().Emit(...)              // this server's sockets only
 //
 // A broadcast is encoded once, whatever the number of receivers.
+//
+// A broadcast can ask each receiver for an acknowledgement, and gathers
+// the replies until every receiver has answered or its context is done;
+// the error says who did not answer:
+//
+//	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+//	defer cancel()
+//	replies, err := ns.To("quiz").EmitWithAck(ctx, "question", q)
+//	for _, r := range replies {
+//		// r.SocketID answered r.Args
+//	}
+//	var late *sio.AckTimeoutError
+//	if errors.As(err, &late) {
+//		// late.Missing: the ids of this server's sockets that did not
+//		// answer; late.MissingRemote: how many of other servers' did not
+//	}
+//
+// The sockets of an audience can be listed and acted on as a group, as
+// with Node's fetchSockets, socketsJoin, socketsLeave and
+// disconnectSockets:
+//
+//	socks, err := ns.To("lobby").FetchSockets(ctx)
+//	for _, r := range socks {
+//		log.Println(r.ID, r.Rooms, r.Handshake.RemoteAddr, r.Data)
+//	}
+//	ns.To("lobby").SocketsJoin("game-1")  // everyone in lobby joins game-1
+//	ns.To("game-1").SocketsLeave("lobby")
+//	ns.To(id).DisconnectSockets()         // CloseConns closes the connections too
+//
+// Each [RemoteSocket] that FetchSockets returns acts on its socket wherever
+// it is: Emit, Join, Leave, Disconnect.
+//
+// # Several servers
+//
+// Alone, a server's audiences are its own sockets. With an [Adapter]
+// ([WithAdapter]; the Redis one, in module
+// github.com/sio-go/sio/adapter/redis, shares a cluster with Node's
+// @socket.io/redis-adapter), every audience above spans the servers of the
+// cluster: emits, acknowledgements, FetchSockets and the group actions
+// reach the sockets of every server, and [Namespace.ServerSideEmit] reaches
+// the other servers' handlers. Local() keeps any of them to this server.
 //
 // # Concurrency
 //
