@@ -234,6 +234,136 @@ func TestBroadcastAcrossCluster(t *testing.T) {
 	}
 }
 
+// TestLocalTargets: a Local() target acts on its own server's sockets and
+// on no other server's. Each local operation is followed by a non-local
+// control from the same server, which travels the way the local one would
+// have if it leaked: once the controls have arrived everywhere, so would a
+// leak have.
+func TestLocalTargets(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	ns1, ns2 := c.g1.srv.Of("/"), c.g2.srv.Of("/")
+
+	// Emits, to every audience, from Go and from Node.
+	for event, b := range map[string]sio.Broadcast{
+		"local-all":    ns1.Local(),
+		"local-red":    ns1.To("red").Local(),
+		"local-notred": ns1.Except("red").Local(),
+		"local-both":   ns1.Local().To("red", "blue"),
+		"local-chat":   c.g1.srv.Of("/chat").Local(),
+		"local-but-me": ns1.Socket(c.sids["g1-a"]).Broadcast().Local(),
+	} {
+		if err := b.Emit(event, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.h.server(nil, "n1", "emit", map[string]any{"local": true, "event": "local-n1"})
+	// Acknowledgements come from this server's clients only, and at once:
+	// no other server is waited for.
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	replies, err := ns1.Local().EmitWithAck(actx, "ask-local")
+	if err != nil {
+		t.Fatalf("local EmitWithAck: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("local EmitWithAck took %v", d)
+	}
+	var from []string
+	for _, r := range replies {
+		from = append(from, r.SocketID)
+	}
+	sort.Strings(from)
+	if want := c.sortedSIDs("g1-a", "g1-b"); !slices.Equal(from, want) {
+		t.Errorf("local EmitWithAck: replies from %v, want g1's clients %v", from, want)
+	}
+	// The controls.
+	c.emit("g1", "/", nil, nil, "after-g1")
+	c.emit("g1", "/chat", nil, nil, "after-g1-chat")
+	c.emit("n1", "/", nil, nil, "after-n1")
+	c.checkDeliveries([]delivery{
+		{"local-all", []string{"g1-a", "g1-b"}},
+		{"local-red", []string{"g1-a"}},
+		{"local-notred", []string{"g1-b"}},
+		{"local-both", []string{"g1-a", "g1-b"}},
+		{"local-chat", []string{"chat-g1"}},
+		{"local-but-me", []string{"g1-b"}},
+		{"local-n1", []string{"n1-a", "n1-b"}},
+		{"ask-local", []string{"g1-a", "g1-b"}},
+		{"after-g1", mainClients},
+		{"after-g1-chat", chatClients},
+		{"after-n1", mainClients},
+	})
+
+	// FetchSockets lists this server's sockets only.
+	socks, err := ns1.Local().FetchSockets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := sortedIDs(socks), c.sortedSIDs("g1-a", "g1-b"); !slices.Equal(got, want) {
+		t.Errorf("local FetchSockets = %v, want %v", got, want)
+	}
+
+	// Room changes: g1's sockets join lime, nobody else's.
+	if err := ns1.Local().SocketsJoin("lime"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ns1.Local().To("red").SocketsLeave("red"); err != nil {
+		t.Fatal(err)
+	}
+	g1a, g1b := ns1.Socket(c.sids["g1-a"]), ns1.Socket(c.sids["g1-b"])
+	if !g1a.In("lime") || !g1b.In("lime") || g1a.In("red") {
+		t.Errorf("g1's sockets after the local join and leave: %v, %v", g1a.Rooms(), g1b.Rooms())
+	}
+	control := []string{c.sids["g2-a"], c.sids["g2-b"], c.sids["n1-a"], c.sids["n1-b"]}
+	if err := ns1.To(control...).SocketsJoin("lime-control"); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(5*time.Second, func() bool {
+		for _, n := range []string{"n1-a", "n1-b"} {
+			if !slices.Contains(c.nodeRooms(c.sids[n]), "lime-control") {
+				return false
+			}
+		}
+		return ns2.Socket(c.sids["g2-a"]).In("lime-control") && ns2.Socket(c.sids["g2-b"]).In("lime-control")
+	}) {
+		t.Fatal("the control join did not reach g2 and n1")
+	}
+	for _, n := range []string{"g2-a", "g2-b"} {
+		if r := ns2.Socket(c.sids[n]).Rooms(); slices.Contains(r, "lime") || (n == "g2-a" && !slices.Contains(r, "red")) {
+			t.Errorf("%s rooms = %v: a local join or leave of g1 reached it", n, r)
+		}
+	}
+	for _, n := range []string{"n1-a", "n1-b"} {
+		if r := c.nodeRooms(c.sids[n]); slices.Contains(r, "lime") || (n == "n1-a" && !slices.Contains(r, "red")) {
+			t.Errorf("%s rooms = %v: a local join or leave of g1 reached it", n, r)
+		}
+	}
+
+	// Disconnection: g2's blue socket only; the control disconnects n1-a.
+	if err := ns2.To("blue").Local().DisconnectSockets(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ns2.To(c.sids["n1-a"]).DisconnectSockets(); err != nil {
+		t.Fatal(err)
+	}
+	lines := c.h.waitLines(5*time.Second, "disconnects", func(l []harnessLine) bool {
+		got := map[string]bool{}
+		for _, x := range l {
+			if x.Type == "disconnect" {
+				got[x.Client] = true
+			}
+		}
+		return got["g2-b"] && got["n1-a"]
+	})
+	for _, x := range lines {
+		if x.Type == "disconnect" && x.Client != "g2-b" && x.Client != "n1-a" {
+			t.Errorf("%s disconnected (%s): g2's local disconnection reached it", x.Client, x.Reason)
+		}
+	}
+}
+
 // TestFetchSockets: fetchSockets from Go sees the Node server's sockets,
 // and from Node sees the Go servers' sockets with Node's handshake shape.
 func TestFetchSockets(t *testing.T) {
@@ -495,6 +625,42 @@ func TestRemoteJoinLeaveDisconnect(t *testing.T) {
 	}
 }
 
+// TestRemoteRoomOrder: a Go server applies a room change to its own
+// sockets at once and publishes it before what it emits next, so an emit
+// to the room right after SocketsJoin or SocketsLeave finds every server's
+// sockets changed, its own included, as on a single server. (Node's
+// adapter applies its own only when the request comes back from Redis, so
+// there its own sockets would miss the emit right after a join.)
+func TestRemoteRoomOrder(t *testing.T) {
+	c := newCluster(t)
+	ns := c.g1.srv.Of("/")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(ns.To("blue").SocketsJoin("cyan"))
+	must(ns.To("cyan").Emit("cyan-joined"))
+	must(ns.To("cyan").Except(c.sids["g2-b"]).SocketsLeave("cyan"))
+	must(ns.To("cyan").Emit("cyan-left"))
+	must(ns.To("cyan").DisconnectSockets())
+	must(ns.Emit("control"))
+	c.checkDeliveries([]delivery{
+		{"cyan-joined", clientsOf("-b")},
+		{"cyan-left", []string{"g2-b"}},
+		{"control", []string{"g1-a", "g1-b", "g2-a", "n1-a", "n1-b"}},
+	})
+	lines := c.h.waitLines(5*time.Second, "g2-b's disconnection", func(l []harnessLine) bool {
+		return slices.ContainsFunc(l, func(x harnessLine) bool { return x.Type == "disconnect" && x.Client == "g2-b" })
+	})
+	for _, x := range lines {
+		if x.Type == "disconnect" && x.Client != "g2-b" {
+			t.Errorf("%s disconnected; only g2-b was left in cyan", x.Client)
+		}
+	}
+}
+
 // TestServerSideEmit: server-side events with and without replies, from Go
 // and from Node.
 func TestServerSideEmit(t *testing.T) {
@@ -654,6 +820,57 @@ func TestBroadcastWithAck(t *testing.T) {
 		if want := slices.Sorted(slices.Values(tc.want)); res.Error != "" || !slices.Equal(from, want) {
 			t.Errorf("Node's emitWithAck to %v: %+v, want replies from %v", tc.rooms, res, want)
 		}
+	}
+}
+
+// TestBroadcastWithAckMissing: receivers that never answer are reported,
+// by id on the emitting server and as a count from the other servers
+// (their replies do not say who sent them), once the deadline passes; a
+// Node server emitting likewise times out on a silent Go client, so Go
+// servers count the clients that do not answer too.
+func TestBroadcastWithAckMissing(t *testing.T) {
+	c := newCluster(t)
+	ask := func(b sio.Broadcast, silent []string, wantFrom []string, wantMissing []string, wantRemote int) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		defer cancel()
+		replies, err := b.EmitWithAck(ctx, "ask", map[string]any{"silent": silent})
+		var from []string
+		for _, r := range replies {
+			var v struct{ From string }
+			r.Args.Decode(0, &v)
+			from = append(from, v.From)
+		}
+		sort.Strings(from)
+		if want := slices.Sorted(slices.Values(wantFrom)); !slices.Equal(from, want) {
+			t.Errorf("silent %v: replies from %v, want %v", silent, from, want)
+		}
+		var te *sio.AckTimeoutError
+		if !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("silent %v: err = %v, want an *AckTimeoutError wrapping the deadline", silent, err)
+		}
+		if got := slices.Sorted(slices.Values(te.Missing)); !slices.Equal(got, c.sortedSIDs(wantMissing...)) ||
+			te.MissingRemote != wantRemote {
+			t.Errorf("silent %v: Missing %v and %d remote, want %v (%v) and %d remote",
+				silent, got, te.MissingRemote, c.sortedSIDs(wantMissing...), wantMissing, wantRemote)
+		}
+	}
+	ns1, ns2 := c.g1.srv.Of("/"), c.g2.srv.Of("/")
+	silent := []string{"g1-b", "g2-a", "n1-b"}
+	ask(ns1.To(), silent, []string{"g1-a", "g2-b", "n1-a"}, []string{"g1-b"}, 2)
+	ask(ns2.To("red"), silent, []string{"g1-a", "n1-a"}, []string{"g2-a"}, 0)
+	ask(ns2.To("blue"), silent, []string{"g2-b"}, nil, 2)
+	ask(ns1.Except("blue"), []string{"n1-a"}, []string{"g1-a", "g2-a"}, nil, 1)
+
+	// From Node: g2-a does not answer, so g2 counted it.
+	var res struct {
+		Responses []map[string]any
+		Error     string
+	}
+	c.h.server(&res, "n1", "emitWithAck", map[string]any{"rooms": []string{"red"}, "event": "ask",
+		"args": []any{map[string]any{"silent": []string{"g2-a"}}}, "timeout": 1500})
+	if !strings.Contains(res.Error, "timed out") {
+		t.Errorf("Node's emitWithAck with g2-a silent: %+v, want a timeout", res)
 	}
 }
 
@@ -865,17 +1082,27 @@ func TestDeadServer(t *testing.T) {
 		t.Errorf("ServerSideEmitWithAck gave up after %v", d)
 	}
 
+	// A broadcast with acknowledgements cannot know how many clients the
+	// dead server has: it says that a server did not answer, with the
+	// deadline's error, rather than report every answer received.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	start = time.Now()
-	ns.EmitWithAck(ctx, "ask")
+	_, err = ns.EmitWithAck(ctx, "ask")
+	var te *sio.AckTimeoutError
+	if !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "1 of 2 servers") {
+		t.Errorf("EmitWithAck: %v, want an *AckTimeoutError saying 1 of 2 servers answered, wrapping the deadline", err)
+	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("EmitWithAck returned after %v", d)
 	}
 	// Without a deadline, the requests timeout bounds the wait for the
 	// other servers.
 	start = time.Now()
-	ns.EmitWithAck(context.Background(), "ask")
+	_, err = ns.EmitWithAck(context.Background(), "ask")
+	if !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("EmitWithAck without deadline: %v, want an *AckTimeoutError wrapping the requests timeout", err)
+	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("EmitWithAck without deadline returned after %v", d)
 	}

@@ -5,6 +5,8 @@
 // {"id": N, "ok": true, "result": ...} or {"id": N, "ok": false, "error": "..."}.
 // Unsolicited lines report what the clients and servers saw:
 //   {"type": "event", "client": name, "event": ev, "args": [...]}
+//     (a client answers an event's acknowledgement with {from, event, arg},
+//     unless the first argument is an object whose "silent" array names it)
 //   {"type": "disconnect", "client": name, "reason": "..."}
 //   {"type": "sse", "server": name, "event": ev, "args": [...]}
 // Binary values travel as {"$bin": "<base64>"} both ways.
@@ -242,7 +244,9 @@ function connect(c) {
       let cb;
       if (typeof args[args.length - 1] === "function") cb = args.pop();
       out({ type: "event", client: c.name, event, args: toWire(args) });
-      if (cb) cb({ from: c.name, event, arg: toWire(args[0] ?? null) });
+      // A client named in the first argument's "silent" list never answers.
+      const silent = args[0] && Array.isArray(args[0].silent) && args[0].silent.includes(c.name);
+      if (cb && !silent) cb({ from: c.name, event, arg: toWire(args[0] ?? null) });
     });
   });
 }
