@@ -55,9 +55,11 @@
 //
 // # Differences from Node
 //
-//   - Remote join, leave and disconnect are applied by this server before
-//     they are published (Node applies its own when they come back from
-//     Redis).
+//   - Remote join, leave and disconnect are applied by this server to its
+//     own sockets before they are published (Node applies its own when
+//     they come back from Redis), so an emit right after SocketsJoin
+//     reaches this server's sockets too, as on a single server. Other
+//     servers apply them on arrival, before what this one publishes next.
 //   - Arguments of server-side events, and the data of sockets fetched from
 //     other servers, travel as JSON (as in Node): binary arrives as base64.
 //   - A JavaScript Date broadcast by a Node server reaches Go clients as the
