@@ -195,4 +195,11 @@
 // python-socketio 5. It passes the official Engine.IO v4 and Socket.IO v5
 // conformance suites. Clients of protocol v4 (Engine.IO v3, socket.io-client
 // 2.x) are refused. Connection state recovery is not offered yet.
+//
+// sio compresses nothing. A WebSocket client that offers permessage-deflate
+// (socket.io-client under Node.js does) is answered without the extension,
+// so frames travel uncompressed both ways, as with Node's server, whose
+// perMessageDeflate is off by default. Long-polling responses are not
+// HTTP-compressed either, whereas Node's server gzips those of 1 KB or more
+// by default; a compressing reverse proxy can do that where it matters.
 package sio
