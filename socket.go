@@ -252,8 +252,8 @@ type Socket struct {
 
 	mu        sync.Mutex
 	state     socketState
-	connected bool                // has been connected, so its events may run
-	rooms     map[string]struct{} // joined, its own id aside; nil until a Join
+	connected bool     // has been connected, so its events may run
+	rooms     []string // joined, its own id aside: a slice, as a socket is in few rooms
 	// leftOwnRoom: the socket left the room of its own id. Written under
 	// ns.mu and mu, read under either.
 	leftOwnRoom bool
