@@ -3,7 +3,6 @@ package sio
 import (
 	"context"
 	"errors"
-	"maps"
 	"slices"
 	"sync"
 )
@@ -276,7 +275,6 @@ type sseTable struct {
 // clone copies h deeply enough that changing the copy leaves h alone.
 func (h Handshake) clone() Handshake {
 	h.Header = h.Header.Clone()
-	h.Query = maps.Clone(h.Query)
 	h.Auth = slices.Clone(h.Auth)
 	return h
 }

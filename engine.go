@@ -441,8 +441,10 @@ type Handshake struct {
 	// nothing changes once the handshake is over (copying it cost each
 	// connection half a kilobyte). Read it; do not modify it.
 	Header http.Header
-	// Query holds the URL's query parameters, EIO and transport included.
-	Query url.Values
+	// RawQuery is the URL's query string, without the '?', EIO and
+	// transport included; [Handshake.Query] parses it. The string rather
+	// than the parsed map is kept: a map cost each connection 400 bytes.
+	RawQuery string
 	// RemoteAddr is the client's IP address, without the port.
 	RemoteAddr string
 	// Secure reports whether the request came over TLS.
@@ -455,10 +457,18 @@ type Handshake struct {
 	Auth json.RawMessage
 }
 
+// Query returns the URL's query parameters, parsed from RawQuery: a new
+// map on each call, as [url.URL.Query] returns. Malformed pairs are
+// skipped.
+func (h Handshake) Query() url.Values {
+	v, _ := url.ParseQuery(h.RawQuery)
+	return v
+}
+
 func newHandshake(r *http.Request) Handshake {
 	return Handshake{
 		Header:     r.Header,
-		Query:      r.URL.Query(),
+		RawQuery:   strings.Clone(r.URL.RawQuery), // not the request line it is cut from
 		RemoteAddr: remoteAddr(r),
 		Secure:     r.TLS != nil,
 		Time:       time.Now(),

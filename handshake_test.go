@@ -79,7 +79,7 @@ func newHSServer(t *testing.T) *hsServer {
 			"ok":         u != nil,
 			"user":       u,
 			"header":     hs.Header.Get(hsHeader),
-			"query":      hs.Query.Get("q"),
+			"query":      hs.Query().Get("q"),
 			"remoteAddr": hs.RemoteAddr,
 			"auth":       hs.Auth,
 		}}, nil
@@ -166,11 +166,11 @@ func TestHandshakeInterop(t *testing.T) {
 				if got := hs.Header.Get(hsHeader); got != hsToken {
 					t.Errorf("%s: Handshake().Header %s = %q, want %q", s.where, hsHeader, got, hsToken)
 				}
-				if got := hs.Query.Get("q"); got != hsQuery {
+				if got := hs.Query().Get("q"); got != hsQuery {
 					t.Errorf("%s: Handshake().Query q = %q, want %q", s.where, got, hsQuery)
 				}
-				if hs.Query.Get("EIO") != "4" || hs.Query.Get("transport") != openTr {
-					t.Errorf("%s: Handshake().Query = %v, want EIO=4 and transport=%s", s.where, hs.Query, openTr)
+				if hs.Query().Get("EIO") != "4" || hs.Query().Get("transport") != openTr {
+					t.Errorf("%s: Handshake().Query = %v, want EIO=4 and transport=%s", s.where, hs.Query(), openTr)
 				}
 				if hs.RemoteAddr != host {
 					t.Errorf("%s: Handshake().RemoteAddr = %q, want %q (the handshake request's %s, without the port)",

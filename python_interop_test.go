@@ -99,7 +99,7 @@ func (o *pyObs) connected(s *Socket) {
 	ps := &pySocket{
 		nsp:         s.Namespace().Name(),
 		auth:        slices.Clone(hs.Auth),
-		hsTransport: hs.Query.Get("transport"),
+		hsTransport: hs.Query().Get("transport"),
 		transport:   s.Conn().Transport(),
 		userAgent:   hs.Header.Get("User-Agent"),
 		conn:        s.Conn(),
@@ -206,7 +206,7 @@ func newPythonServer(t *testing.T) (*pyObs, string) {
 				"nsp":                s.Namespace().Name(),
 				"auth":               json.RawMessage(hs.Auth),
 				"transport":          string(s.Conn().Transport()),
-				"handshakeTransport": hs.Query.Get("transport"),
+				"handshakeTransport": hs.Query().Get("transport"),
 			}, nil
 		})
 	}

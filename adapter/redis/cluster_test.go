@@ -388,7 +388,7 @@ func TestFetchSockets(t *testing.T) {
 			t.Errorf("n1-a rooms = %v", s.Rooms)
 		}
 		hs := s.Handshake
-		if hs.Query.Get("EIO") != "4" || hs.Header.Get("Host") == "" || hs.Time.IsZero() || hs.RemoteAddr == "" {
+		if hs.Query().Get("EIO") != "4" || hs.Header.Get("Host") == "" || hs.Time.IsZero() || hs.RemoteAddr == "" {
 			t.Errorf("n1-a handshake = %+v", hs)
 		}
 		var auth map[string]any

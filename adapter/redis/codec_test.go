@@ -354,7 +354,7 @@ func TestHandshake(t *testing.T) {
 	at := time.UnixMilli(1700000000123)
 	hs := sio.Handshake{
 		Header:     http.Header{"User-Agent": {"ua"}, "Accept": {"a", "b"}, "Set-Cookie": {"x=1"}, "Origin": {"http://o"}},
-		Query:      url.Values{"EIO": {"4"}, "transport": {"websocket"}, "multi": {"1", "2"}},
+		RawQuery:   url.Values{"EIO": {"4"}, "transport": {"websocket"}, "multi": {"1", "2"}}.Encode(),
 		RemoteAddr: "10.0.0.1",
 		Secure:     true,
 		Time:       at,
@@ -375,7 +375,7 @@ func TestHandshake(t *testing.T) {
 	var back nodeHandshake
 	json.Unmarshal(b, &back)
 	g := fromNodeHandshake(back)
-	if g.Header.Get("User-Agent") != "ua" || g.Query.Get("transport") != "websocket" || len(g.Query["multi"]) != 2 ||
+	if g.Header.Get("User-Agent") != "ua" || g.Query().Get("transport") != "websocket" || len(g.Query()["multi"]) != 2 ||
 		!g.Time.Equal(at) || g.RemoteAddr != "10.0.0.1" || !g.Secure || string(g.Auth) != `{"token":"t"}` {
 		t.Errorf("back %+v", g)
 	}

@@ -39,7 +39,7 @@ func toNodeHandshake(h sio.Handshake) nodeHandshake {
 		Secure:  h.Secure,
 		Issued:  h.Time.UnixMilli(),
 		URL:     "/socket.io/",
-		Query:   make(map[string]any, len(h.Query)),
+		Query:   map[string]any{},
 		Auth:    h.Auth,
 	}
 	for k, v := range h.Header {
@@ -50,15 +50,16 @@ func toNodeHandshake(h sio.Handshake) nodeHandshake {
 			out.Headers[k] = strings.Join(v, ", ")
 		}
 	}
-	for k, v := range h.Query {
+	query := h.Query()
+	for k, v := range query {
 		if len(v) == 1 {
 			out.Query[k] = v[0]
 		} else {
 			out.Query[k] = v
 		}
 	}
-	if len(h.Query) > 0 {
-		out.URL += "?" + h.Query.Encode()
+	if len(query) > 0 {
+		out.URL += "?" + query.Encode()
 	}
 	if !json.Valid(out.Auth) {
 		out.Auth = json.RawMessage("{}")
@@ -76,7 +77,6 @@ func jsDateString(t time.Time) string {
 func fromNodeHandshake(h nodeHandshake) sio.Handshake {
 	out := sio.Handshake{
 		Header:     make(http.Header, len(h.Headers)),
-		Query:      make(url.Values, len(h.Query)),
 		RemoteAddr: h.Address,
 		Secure:     h.Secure,
 		Auth:       compactJSON(h.Auth),
@@ -87,9 +87,11 @@ func fromNodeHandshake(h nodeHandshake) sio.Handshake {
 	for k, v := range h.Headers {
 		out.Header[http.CanonicalHeaderKey(k)] = values(v)
 	}
+	query := make(url.Values, len(h.Query))
 	for k, v := range h.Query {
-		out.Query[k] = values(v)
+		query[k] = values(v)
 	}
+	out.RawQuery = query.Encode()
 	return out
 }
 
