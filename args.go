@@ -19,8 +19,20 @@ type Args struct {
 // parseArgs splits the JSON array data into arguments, putting attachments
 // back in place of their placeholders.
 func parseArgs(data []byte, attachments [][]byte) (Args, error) {
+	if attachments == nil && !json.Valid(data) {
+		var v []json.RawMessage
+		err := json.Unmarshal(data, &v) // for its error message
+		return Args{}, fmt.Errorf("%w: %v", errBadSIOPacket, err)
+	}
+	return parseValidArgs(data, attachments)
+}
+
+// parseValidArgs is parseArgs for data known to be valid JSON, as the
+// payload of a decoded packet is (sioPacket.check): one pass over it less
+// per event.
+func parseValidArgs(data []byte, attachments [][]byte) (Args, error) {
 	if attachments == nil {
-		raw, err := splitArray(data)
+		raw, err := splitValidArray(data)
 		if err != nil {
 			return Args{}, fmt.Errorf("%w: %v", errBadSIOPacket, err)
 		}
@@ -41,15 +53,20 @@ func parseArgs(data []byte, attachments [][]byte) (Args, error) {
 }
 
 // splitArray splits a JSON array into its elements, as
-// json.Unmarshal into a []json.RawMessage does (null gives none), but in
-// one validating pass and without copying: the elements are slices of data.
+// json.Unmarshal into a []json.RawMessage does (null gives none), but
+// without copying: the elements are slices of data.
 func splitArray(data []byte) ([]json.RawMessage, error) {
 	if !json.Valid(data) {
 		var v []json.RawMessage
 		return nil, json.Unmarshal(data, &v) // for its error message
 	}
-	// data is valid JSON from here on: what remains is to find where each
-	// element ends.
+	return splitValidArray(data)
+}
+
+// splitValidArray is splitArray for data known to be valid JSON: what
+// remains is to find where each element ends, which skipValue does without
+// checking what it skips.
+func splitValidArray(data []byte) ([]json.RawMessage, error) {
 	i := skipSpace(data, 0)
 	switch data[i] {
 	case 'n':

@@ -250,7 +250,7 @@ func (b Broadcast) targets(dst []*Socket) []*Socket {
 			return true
 		}
 		for _, r := range b.except {
-			if _, ok := ns.rooms[r][s]; ok || (r == s.id && !s.leftOwnRoom) {
+			if s.inLocked(r) {
 				return true
 			}
 		}
@@ -282,8 +282,10 @@ func (b Broadcast) targets(dst []*Socket) []*Socket {
 			dst = append(dst, s)
 		})
 	}
-	clear(seen) // keeps its room for the next broadcast
-	seenPool.Put(seen)
+	if len(seen) <= maxPooledSet { // clearing a set costs its capacity
+		clear(seen)
+		seenPool.Put(seen)
+	}
 	return dst
 }
 
@@ -291,6 +293,10 @@ func (b Broadcast) targets(dst []*Socket) []*Socket {
 // socket once with, so that their allocations do not grow with the number
 // of receivers.
 var seenPool = sync.Pool{New: func() any { return map[*Socket]struct{}{} }}
+
+// maxPooledSet bounds the sets kept in seenPool: one broadcast to a crowd
+// must not make every later one clear a set that large.
+const maxPooledSet = 4096
 
 // Emit sends an event to every socket of the target, on every server of a
 // cluster unless the target is local. The packet is encoded once, and

@@ -6,8 +6,8 @@ import (
 )
 
 // serial runs tasks one at a time, in the order they were pushed, on a
-// goroutine that exists only while there is work: an idle socket costs no
-// goroutine. Event handlers run here, not in the connection's reader, so a
+// goroutine that exists only while there is work, and a moment after (see
+// below): an idle socket costs no goroutine. Event handlers run here, not in the connection's reader, so a
 // handler that blocks (on a database, or on an acknowledgement from the
 // same client) delays only the later events of its own socket, while pings,
 // acknowledgements and other namespaces keep flowing.

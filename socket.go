@@ -123,7 +123,7 @@ func (cl *client) handle(p sioPacket, attachments [][]byte) {
 	case sioDisconnect:
 		s.close(ReasonClientNamespaceDisconnect, false)
 	case sioEvent, sioBinaryEvent:
-		args, err := parseArgs(p.data, attachments)
+		args, err := parseValidArgs(p.data, attachments) // p.check validated it
 		if err != nil {
 			cl.fail(err)
 			return
@@ -135,7 +135,7 @@ func (cl *client) handle(p sioPacket, attachments [][]byte) {
 		}
 		s.receive(event, args, p.id, p.hasID)
 	case sioAck, sioBinaryAck:
-		args, err := parseArgs(p.data, attachments)
+		args, err := parseValidArgs(p.data, attachments) // p.check validated it
 		if err != nil {
 			cl.fail(err)
 			return

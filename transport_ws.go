@@ -42,7 +42,7 @@ func (e *Engine) runWebSocket(c *Conn, rd *wsReader) {
 // newWSReader returns a reader of nc's frames for c, which answers pings.
 func (c *Conn) newWSReader(nc net.Conn) *wsReader {
 	return newWSReader(nc, c.e.cfg.maxPayload, func(payload []byte) error {
-		return c.writeControl(nc, opPong, payload)
+		return c.writeFrame(nc, opPong, payload, time.Second)
 	})
 }
 
@@ -375,11 +375,6 @@ func (c *Conn) writeBuffers(nc net.Conn, sc *frameScratch) error {
 	sc.out = nil
 	c.wsMu.Unlock()
 	return err
-}
-
-// writeControl writes one control frame, between batches.
-func (c *Conn) writeControl(nc net.Conn, opcode byte, payload []byte) error {
-	return c.writeFrame(nc, opcode, payload, time.Second)
 }
 
 // writeFrame writes one frame, between batches, within timeout.

@@ -12,9 +12,10 @@ import (
 // after it, sio reads the client's frames itself, as it writes its own
 // (transport_ws.go). A connection then keeps only its net.Conn and a
 // 256-byte read buffer, rather than a websocket.Conn and its buffers, and
-// its reader, when it waits, waits a few small frames deep: the runtime
-// can shrink that goroutine's stack to the minimum. Ten thousand idle
-// connections are where that counts.
+// its reader, when it waits, waits a few small frames deep, so that the
+// goroutine an idle reader hands its waiting to keeps the smallest stack
+// (see Conn.readLoop). Ten thousand idle connections are where that
+// counts.
 //
 // The reader follows RFC 6455 for a server that negotiated no extension:
 // client frames must be masked; reserved bits, reserved opcodes, control
