@@ -50,11 +50,10 @@ func TestIdleReaderHandOff(t *testing.T) {
 	if len(before) != 1 {
 		t.Fatalf("%d reader goroutines; want 1", len(before))
 	}
-	time.Sleep(readerIdle + 300*time.Millisecond)
-	after := idleGoroutines(reader)
-	if len(after) != 1 || after[0] == before[0] {
-		t.Fatalf("reader goroutines %v after %v idle, %v before; want one, a new one", after, readerIdle, before)
-	}
+	waitUntil(t, "the idle reader to hand off to a new goroutine", func() bool {
+		after := idleGoroutines(reader)
+		return len(after) == 1 && after[0] != before[0]
+	})
 	if err := c.echo("/", `"after"`); err != nil {
 		t.Fatalf("echo after the hand-off: %v", err)
 	}
@@ -94,13 +93,9 @@ func TestSerialLinger(t *testing.T) {
 	}
 	var done atomic.Bool
 	go func() { active.wait(nil); done.Store(true) }()
-	deadline := time.Now().Add(10 * serialLinger)
-	for !done.Load() && time.Now().Before(deadline) {
-		time.Sleep(serialLinger / 10)
-	}
-	if !done.Load() || len(idleGoroutines("sio.(*serial).run")) != 0 {
-		t.Fatalf("the executor still runs %v after its last task", 10*serialLinger)
-	}
+	waitUntil(t, "the executor to return after its linger", func() bool {
+		return done.Load() && len(idleGoroutines("sio.(*serial).run")) == 0
+	})
 	// The last task: no lingering after it.
 	ran := make(chan struct{})
 	q.pushLast(func() { close(ran) })

@@ -1877,7 +1877,7 @@ func TestRelMaxConcurrentHandshakes(t *testing.T) {
 	}
 	// A handshake gives its slot back as its handler returns, which may
 	// be a moment after the client has connected.
-	waitUntil(t, "every handshake slot given back", func() bool { return rs.srv.engine.handshakes.Load() == 0 })
+	relWaitUntil(t, "every handshake slot given back", func() bool { return rs.srv.engine.handshakes.Load() == 0 })
 }
 
 // relCounter is a counter safe for concurrent use.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -49,6 +50,10 @@ func wsClientFrame(fin bool, op byte, payload []byte, key [4]byte) []byte {
 	return b
 }
 
+// errNotData reports a message that is neither text nor binary, which the
+// reader must never return.
+var errNotData = errors.New("the reader returned a control frame as a message")
+
 // wsReadAll reads messages from stream until an error, and returns them
 // with the pings answered and the error.
 func wsReadAll(stream []byte, chunk, limit int) (msgs []Message, pings []string, err error) {
@@ -60,6 +65,9 @@ func wsReadAll(stream []byte, chunk, limit int) (msgs []Message, pings []string,
 		op, data, err := rd.next()
 		if err != nil {
 			return msgs, pings, err
+		}
+		if op != opText && op != opBinary {
+			return msgs, pings, fmt.Errorf("%w: opcode %d", errNotData, op)
 		}
 		msgs = append(msgs, Message{Data: data, Binary: op == opBinary})
 	}
@@ -172,7 +180,7 @@ func TestWSReaderAnnouncedSize(t *testing.T) {
 	// Half the announced size: far above the reader's first chunk, far
 	// below what allocating the frame up front would take.
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 500_000 {
-		t.Errorf("a 1 MB frame with 1 byte of it sent: %d bytes allocated meanwhile; want at most %d", grew, wsChunk)
+		t.Errorf("a 1 MB frame with 1 byte of it sent: %d bytes allocated meanwhile; want at most 500000", grew)
 	}
 }
 
@@ -230,8 +238,8 @@ func FuzzWSReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, stream []byte, chunk uint8) {
 		const limit = 4096
 		msgs, _, err := wsReadAll(stream, int(chunk), limit)
-		if err == nil {
-			t.Fatal("reading ended without an error")
+		if err == nil || errors.Is(err, errNotData) {
+			t.Fatalf("reading ended with %v; want the stream's error", err)
 		}
 		for _, m := range msgs {
 			if len(m.Data) > limit || m.Data == nil {

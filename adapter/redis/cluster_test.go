@@ -341,26 +341,23 @@ func TestLocalTargets(t *testing.T) {
 		}
 	}
 
-	// Disconnection: g2's blue socket only; the control disconnects n1-a.
+	// Disconnection: g2's blue socket only; the control disconnects n1-a
+	// and g1-a, so that g1 and n1 have each handled what g2 published
+	// before it.
 	if err := ns2.To("blue").Local().DisconnectSockets(); err != nil {
 		t.Fatal(err)
 	}
-	if err := ns2.To(c.sids["n1-a"]).DisconnectSockets(); err != nil {
+	if err := ns2.To(c.sids["n1-a"], c.sids["g1-a"]).DisconnectSockets(); err != nil {
 		t.Fatal(err)
 	}
-	lines := c.h.waitLines(5*time.Second, "disconnects", func(l []harnessLine) bool {
-		got := map[string]bool{}
-		for _, x := range l {
-			if x.Type == "disconnect" {
-				got[x.Client] = true
-			}
+	d := c.h.waitDisconnects(func(d map[string]string) bool { return gone(d, "g2-b", "n1-a", "g1-a") })
+	for client, reason := range d {
+		if client != "g2-b" && client != "n1-a" && client != "g1-a" {
+			t.Errorf("%s disconnected (%s): g2's local disconnection reached it", client, reason)
 		}
-		return got["g2-b"] && got["n1-a"]
-	})
-	for _, x := range lines {
-		if x.Type == "disconnect" && x.Client != "g2-b" && x.Client != "n1-a" {
-			t.Errorf("%s disconnected (%s): g2's local disconnection reached it", x.Client, x.Reason)
-		}
+	}
+	if !g1b.Connected() {
+		t.Error("g1-b, in blue on g1, disconnected: g2's local disconnection reached g1")
 	}
 }
 
@@ -599,21 +596,7 @@ func TestRemoteJoinLeaveDisconnect(t *testing.T) {
 	if err := ns2.To(c.sids["n1-a"]).CloseConns(); err != nil {
 		t.Fatal(err)
 	}
-	lines := c.h.waitLines(5*time.Second, "disconnects", func(l []harnessLine) bool {
-		n := 0
-		for _, x := range l {
-			if x.Type == "disconnect" {
-				n++
-			}
-		}
-		return n >= 3
-	})
-	reasons := map[string]string{}
-	for _, x := range lines {
-		if x.Type == "disconnect" {
-			reasons[x.Client] = x.Reason
-		}
-	}
+	reasons := c.h.waitDisconnects(func(d map[string]string) bool { return len(d) >= 3 })
 	if reasons["n1-b"] != "io server disconnect" || reasons["g2-b"] != "io server disconnect" || reasons["n1-a"] == "" {
 		t.Errorf("disconnect reasons = %v", reasons)
 	}
@@ -958,15 +941,7 @@ func TestEmitters(t *testing.T) {
 		t.Fatal(err)
 	}
 	emit("disconnectSockets", map[string]any{"rooms": []string{c.sids["g2-b"]}, "close": true})
-	c.h.waitLines(5*time.Second, "disconnects", func(l []harnessLine) bool {
-		got := map[string]bool{}
-		for _, x := range l {
-			if x.Type == "disconnect" {
-				got[x.Client] = true
-			}
-		}
-		return got["n1-b"] && got["g2-b"]
-	})
+	c.h.waitDisconnects(func(d map[string]string) bool { return gone(d, "n1-b", "g2-b") })
 
 	// Server-side events reach every server, the Go ones included.
 	if err := em.ServerSideEmit(ctx, "sse-note", "go-em"); err != nil {

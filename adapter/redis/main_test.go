@@ -490,6 +490,34 @@ func (h *harness) waitLines(timeout time.Duration, what string, cond func([]harn
 	}
 }
 
+// disconnects maps each client that disconnected in lines to its reason.
+func disconnects(lines []harnessLine) map[string]string {
+	out := map[string]string{}
+	for _, x := range lines {
+		if x.Type == "disconnect" {
+			out[x.Client] = x.Reason
+		}
+	}
+	return out
+}
+
+// waitDisconnects waits until done holds for who has disconnected so far
+// (client → reason), or fails the test, and returns them.
+func (h *harness) waitDisconnects(done func(map[string]string) bool) map[string]string {
+	h.t.Helper()
+	return disconnects(h.waitLines(5*time.Second, "disconnects", func(l []harnessLine) bool { return done(disconnects(l)) }))
+}
+
+// gone reports whether every one of clients is in d.
+func gone(d map[string]string, clients ...string) bool {
+	for _, c := range clients {
+		if _, ok := d[c]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
 func dumpLines(lines []harnessLine) string {
 	var b strings.Builder
 	for _, l := range lines {

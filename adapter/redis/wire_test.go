@@ -142,23 +142,10 @@ func TestLegacyLeaveDisconnect(t *testing.T) {
 	if s := ns1.Socket(c.sids["g1-a"]); s == nil || !s.Connected() || s.In("red") {
 		t.Errorf("g1-a after the legacy leave of red: gone, or still in red")
 	}
-	lines := c.h.waitLines(5*time.Second, "disconnects", func(l []harnessLine) bool {
-		n := 0
-		for _, x := range l {
-			if x.Type == "disconnect" {
-				n++
-			}
-		}
-		return n >= 2
-	})
+	c.h.waitDisconnects(func(d map[string]string) bool { return len(d) >= 2 })
 	time.Sleep(200 * time.Millisecond) // for strays
-	lines, _ = c.h.snapshot()
-	reasons := map[string]string{}
-	for _, x := range lines {
-		if x.Type == "disconnect" {
-			reasons[x.Client] = x.Reason
-		}
-	}
+	lines, _ := c.h.snapshot()
+	reasons := disconnects(lines)
 	if len(reasons) != 2 || reasons["g2-b"] != "io server disconnect" || reasons["g1-b"] == "" {
 		t.Errorf("disconnect reasons = %v, want g2-b's io server disconnect and g1-b's", reasons)
 	}

@@ -946,8 +946,9 @@ const run = {
   // handshake, against the server of handshake_test.go: every request of
   // the Manager carries the header X-Sio-Token: hs-secret (which that
   // server's HTTP middleware requires) and the query parameter q=hs-query;
-  // the socket on / sends the auth {token: "hs-auth", n: 7}. The server
-  // acks "handshake" with what its handlers saw, which the Go test checks.
+  // the socket on / sends the auth {token: "hs-auth", n: 7}. The server's
+  // handlers check what they saw themselves and ack "handshake" with it;
+  // the client checks the answer says ok.
   async handshake(h) {
     const extra = { extraHeaders: { "X-Sio-Token": "hs-secret" }, query: { q: "hs-query" } };
     const [m, s] = await h.connectAll(["/"], { extra, auth: { token: "hs-auth", n: 7 } });
