@@ -68,7 +68,7 @@ if (("$(ulimit -n)" < 12000)); then
 fi
 
 # ------------------------------------------------------------------- build
-log "building bench/server and bench/loadgen"
+log "building bench/server, bench/raw and bench/loadgen"
 go build -o "$BIN/server" ./bench/server
 go build -o "$BIN/raw" ./bench/raw
 go build -o "$BIN/loadgen" ./bench/loadgen

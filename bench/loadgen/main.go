@@ -1,7 +1,7 @@
 // Command loadgen is the load generator of the sio benchmarks (see
 // BENCHMARKS.md and bench/run.sh). It speaks Socket.IO v5 over Engine.IO v4
-// as socket.io-client does, over WebSocket (gorilla/websocket) or HTTP
-// long-polling, and drives one scenario against one server:
+// as socket.io-client does, over WebSocket (a client of its own, client.go)
+// or HTTP long-polling, and drives one scenario against one server:
 //
 //	loadgen connect          -url http://127.0.0.1:3000 [-n 2000 -c 50]
 //	loadgen connect-polling  ...

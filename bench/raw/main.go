@@ -47,6 +47,10 @@ func main() {
 		if err != nil {
 			return
 		}
+		// flush writes the connection's frames; gorilla must not answer
+		// pings or close frames on it in between.
+		ws.SetPingHandler(func(string) error { return nil })
+		ws.SetCloseHandler(func(int, string) error { return nil })
 		c := &conn{ws: ws, nc: ws.NetConn()}
 		go h.serve(c)
 	})
