@@ -18,8 +18,9 @@ import (
 // context.DeadlineExceeded) tells a timeout), or when the socket
 // disconnects, returning [ErrClosed].
 //
-// It may be called from a handler of the same socket: handlers do not run
-// on the connection's reader, which keeps reading the reply.
+// It may be called from a handler of the same socket: a handler that runs
+// on the connection's reader hands the reading on before it waits, so the
+// reply is read.
 func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
 	if reservedEvents[event] {
 		return Args{}, errReservedEmit(event)
@@ -46,6 +47,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 	if err := s.client.send(enc); err != nil {
 		return Args{}, err
 	}
+	s.client.conn.releaseReader()
 	select {
 	case r := <-ch:
 		if !r.ok {

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -89,7 +90,9 @@ type Conn struct {
 	cancel    context.CancelFunc
 	done      chan struct{} // closed when the session has ended
 
-	recvMu sync.Mutex // serialises dispatch across transports
+	recvMu   sync.Mutex // serialises dispatch across transports
+	inlining bool       // the WebSocket reader dispatches (under recvMu)
+	deferred func()     // a handler the reader is to run (under recvMu)
 
 	mu           sync.Mutex
 	onMessage    func(Message)
@@ -118,6 +121,10 @@ type Conn struct {
 	writers  sync.WaitGroup // the WebSocket writers running
 	wsMu     sync.Mutex     // held while frames are written to ws
 	wsDue    time.Time      // ws's write deadline (under wsMu)
+
+	rd     *wsReader     // the WebSocket reader's source, set before it starts
+	inline atomic.Uint64 // odd while the reader runs a handler; see runInline
+	watch  *time.Timer   // releases a reader held by a handler; the reader's
 }
 
 func (e *Engine) newConn(id string, r *http.Request, t Transport) *Conn {
@@ -488,6 +495,13 @@ func (c *Conn) handlePacket(p packet) {
 
 // dispatch hands m to the message handler, recovering a panic.
 func (c *Conn) dispatch(m Message) {
+	c.dispatchFrom(m, false)
+}
+
+// dispatchFrom hands m to the message handler. From the WebSocket reader,
+// the handler may leave work for the reader to run once the dispatch is
+// over (see deferToReader), which it returns.
+func (c *Conn) dispatchFrom(m Message, reader bool) (deferred func()) {
 	c.recvMu.Lock()
 	defer c.recvMu.Unlock()
 	c.mu.Lock()
@@ -499,7 +513,10 @@ func (c *Conn) dispatch(m Message) {
 	c.dispatching = true
 	c.mu.Unlock()
 
+	c.inlining = reader
 	panicked := c.call(func() { f(m) })
+	c.inlining = false
+	deferred, c.deferred = c.deferred, nil
 
 	c.mu.Lock()
 	c.dispatching = false
@@ -512,6 +529,7 @@ func (c *Conn) dispatch(m Message) {
 	if pending {
 		c.fireClose()
 	}
+	return deferred
 }
 
 // call runs f, recovering and logging a panic, which it reports.

@@ -125,12 +125,15 @@
 // volatile emit is dropped instead.
 //
 // The events of one socket are handled one at a time, in the order the
-// client sent them. They run on a goroutine of the socket's that exists
-// only while it has events to handle (and 50 ms after, in case more come),
-// not on the connection's reader, so a
-// handler may block (on a database, or on EmitWithAck to the same client)
-// without stopping pings, acknowledgements or the client's other
-// namespaces; only that socket's later events wait. Sockets of different
+// client sent them. An event that finds its socket with nothing else to do
+// runs on the WebSocket connection's reader, which saves a hand-off between
+// goroutines; otherwise, and over long-polling, events run on a goroutine
+// of the socket's that exists only while it has events to handle (and 50 ms
+// after, in case more come). A handler may block (on a database, or on
+// EmitWithAck to the same client) without stopping pings,
+// acknowledgements or the client's other namespaces: a handler that holds
+// the reader for 2 ms, or waits in EmitWithAck, has the reading handed to
+// a new goroutine. Only that socket's later events wait. Sockets of different
 // clients, and of different namespaces of one client, are handled in
 // parallel. When a client sends faster than its handlers keep up, reading
 // from it pauses (at 256 waiting events) until they catch up.

@@ -7,10 +7,14 @@ import (
 
 // serial runs tasks one at a time, in the order they were pushed, on a
 // goroutine that exists only while there is work, and a moment after (see
-// below): an idle socket costs no goroutine. Event handlers run here, not in the connection's reader, so a
-// handler that blocks (on a database, or on an acknowledgement from the
-// same client) delays only the later events of its own socket, while pings,
-// acknowledgements and other namespaces keep flowing.
+// below): an idle socket costs no goroutine. A handler that blocks (on a
+// database, or on an acknowledgement from the same client) delays only the
+// later events of its own socket, while pings, acknowledgements and other
+// namespaces keep flowing.
+//
+// An event that finds its socket's serial idle may run on the WebSocket
+// reader instead (tryInline, Conn.runInline), which hands the reading to
+// another goroutine if the handler takes long.
 //
 // When its tasks are done, the goroutine lingers a moment for more before
 // it returns. Handlers (JSON, reflection) need more stack than a new
@@ -79,6 +83,36 @@ func (q *serial) pushTask(f func(), last bool) {
 	q.mu.Unlock()
 	q.active.add(1)
 	go q.run()
+}
+
+// tryInline reports whether the caller may run a task itself, now: nothing
+// is queued or running. Until the caller's inlineDone, tasks pushed queue
+// behind it.
+func (q *serial) tryInline() bool {
+	q.mu.Lock()
+	ok := !q.running && !q.last
+	if ok {
+		q.running = true
+	}
+	q.mu.Unlock()
+	if ok {
+		q.active.add(1)
+	}
+	return ok
+}
+
+// inlineDone ends the caller's task: what was pushed meanwhile runs on a
+// goroutine, as usual.
+func (q *serial) inlineDone() {
+	q.mu.Lock()
+	if len(q.tasks) > 0 {
+		q.mu.Unlock()
+		go q.run() // inherits running, and the count in active
+		return
+	}
+	q.running = false
+	q.mu.Unlock()
+	q.active.add(-1)
 }
 
 func (q *serial) run() {

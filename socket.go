@@ -366,6 +366,13 @@ func (s *Socket) runConnect() {
 
 // receive queues an event for the socket's handlers.
 func (s *Socket) receive(event string, args Args, id uint64, hasID bool) {
+	if c := s.client.conn; c.mayDefer() && s.exec.tryInline() {
+		c.deferToReader(func() {
+			s.runEvent(event, args, id, hasID)
+			s.exec.inlineDone()
+		})
+		return
+	}
 	s.exec.push(func() { s.runEvent(event, args, id, hasID) }, s.ctx.Done())
 }
 

@@ -36,6 +36,7 @@ const readerIdle = time.Second
 // marks it done once the session has ended and its last writer has
 // returned.
 func (e *Engine) runWebSocket(c *Conn, rd *wsReader) {
+	c.rd = rd
 	go c.readLoop(rd)
 }
 
@@ -160,6 +161,9 @@ func (c *Conn) probe(nc net.Conn, rd *wsReader) bool {
 // (2 KiB) and waits a few small frames deep: half the memory per idle
 // connection. A busy connection keeps its reader, and its grown stack,
 // which it would otherwise grow again, copying it, for every message.
+//
+// The reader also runs event handlers itself when it can (runInline), and
+// hands the reading to a new goroutine when one holds it too long.
 func (c *Conn) readLoop(rd *wsReader) {
 	handled := false
 	for {
@@ -188,7 +192,11 @@ func (c *Conn) readLoop(rd *wsReader) {
 			c.readFailed(err)
 			break
 		}
-		if !c.receiveWS(op, data) {
+		deferred, ok := c.receiveWS(op, data)
+		if deferred != nil && !c.runInline(deferred) {
+			return // another goroutine reads now
+		}
+		if !ok {
 			break
 		}
 	}
@@ -196,20 +204,71 @@ func (c *Conn) readLoop(rd *wsReader) {
 	c.e.handlers.Done()
 }
 
-// receiveWS handles one message, and reports whether to read on.
-func (c *Conn) receiveWS(op byte, data []byte) bool {
+// inlineWatch is how long an event handler may hold the WebSocket reader
+// before another goroutine takes over the reading.
+const inlineWatch = 2 * time.Millisecond
+
+// mayDefer reports whether the WebSocket reader is dispatching and has
+// nothing to run after: then deferToReader may give it something. Both
+// need c.recvMu, which the dispatch holds.
+//
+// An event handler that runs on the reader saves the hand-off to another
+// goroutine; see runInline for what keeps a long one from stalling the
+// connection.
+func (c *Conn) mayDefer() bool {
+	return c.inlining && c.deferred == nil
+}
+
+// deferToReader has the WebSocket reader run f once the dispatch is over.
+func (c *Conn) deferToReader(f func()) {
+	c.deferred = f
+}
+
+// runInline runs f on the reader. If f has not returned after inlineWatch,
+// or calls releaseReader sooner (to wait for an acknowledgement), a new
+// goroutine takes over the reading, so that pings, acknowledgements and the
+// client's other namespaces keep flowing; runInline then reports false, and
+// its goroutine, once f returns, is no longer the reader.
+func (c *Conn) runInline(f func()) bool {
+	gen := c.inline.Add(1) // odd: f holds the reader
+	if c.watch == nil {
+		c.watch = time.AfterFunc(inlineWatch, c.releaseReader)
+	} else {
+		c.watch.Reset(inlineWatch)
+	}
+	f()
+	if !c.inline.CompareAndSwap(gen, gen+1) {
+		return false // released: the timer is the new reader's now
+	}
+	c.watch.Stop()
+	return true
+}
+
+// releaseReader starts a new reader if a handler holds the current one. A
+// handler calls it before it waits for the client.
+func (c *Conn) releaseReader() {
+	if gen := c.inline.Load(); gen%2 == 1 && c.inline.CompareAndSwap(gen, gen+1) {
+		go c.readLoop(c.rd)
+	}
+}
+
+// receiveWS handles one message, and reports whether to read on. It
+// returns what the reader is to run after it (see deferToReader).
+func (c *Conn) receiveWS(op byte, data []byte) (deferred func(), ok bool) {
 	if op == opBinary {
-		c.dispatch(Message{Data: data, Binary: true})
-		return true
+		return c.dispatchFrom(Message{Data: data, Binary: true}, true), true
 	}
 	p, err := decodePacket(data)
 	if err != nil {
 		c.log().Debug("bad websocket packet", "err", err)
 		c.closeWith(ReasonParseError, 0)
-		return false
+		return nil, false
+	}
+	if p.typ == packetMessage {
+		return c.dispatchFrom(Message{Data: p.data, Binary: p.binary}, true), true
 	}
 	c.handlePacket(p)
-	return true
+	return nil, true
 }
 
 // readFailed ends the session after reading failed: the client closed the
