@@ -15,7 +15,7 @@
 #                fanout echo-ack echo-ack-polling [all]
 #   STEP         duration of each rate step of the stepped scenarios [3s]
 #   RAW_SCENARIOS  the scenarios the raw ceiling also runs [connect fanout echo-ack]
-#   MAX_MINUTES  no new run starts after this many minutes [20]
+#   MAX_MINUTES  no new run starts after this many minutes [30]
 #   OUT          directory for results and logs [bench/results]
 #   NO_SPLICE=1  leave BENCHMARKS.md alone (the table goes to $OUT/report.md)
 #   NICE         if set (e.g. -10), run server and generator at this niceness
@@ -29,7 +29,7 @@ cd "$ROOT"
 ROUNDS="${ROUNDS:-3}"
 SCENARIOS="${SCENARIOS:-connect connect-polling idle fanout echo-ack echo-ack-polling}"
 STEP="${STEP:-3s}"
-MAX_MINUTES="${MAX_MINUTES:-20}"
+MAX_MINUTES="${MAX_MINUTES:-30}"
 RAW_SCENARIOS="${RAW_SCENARIOS-connect fanout echo-ack}"
 OUT="${OUT:-bench/results}"
 PORT="${PORT_BASE:-3700}"
