@@ -124,7 +124,7 @@ type Conn struct {
 
 	rd     *wsReader     // the WebSocket reader's source, set before it starts
 	inline atomic.Uint64 // odd while the reader runs a handler; see runInline
-	watch  *time.Timer   // releases a reader held by a handler; the reader's
+	watch  *time.Timer   // releases a reader held by a handler; only the current reader touches it
 }
 
 func (e *Engine) newConn(id string, r *http.Request, t Transport) *Conn {

@@ -130,3 +130,62 @@ func TestSerialHeldHandler(t *testing.T) {
 		})
 	}
 }
+
+// TestSerialEmitWithAckOnReader checks that a handler running on the
+// WebSocket reader hands the reading on as soon as it waits in EmitWithAck,
+// not only when the reader's timer fires: with the timer set to an hour, the
+// client's acknowledgement must still be read.
+func TestSerialEmitWithAckOnReader(t *testing.T) {
+	saved := inlineWatch
+	inlineWatch = time.Hour
+	t.Cleanup(func() { inlineWatch = saved })
+	for _, mode := range []string{"websocket", "upgrade"} {
+		t.Run(mode, func(t *testing.T) {
+			rs := relStart(t)
+			asked := make(chan string, 1)
+			On(rs.ns("/"), "ask", func(ctx context.Context, s *Socket, _ any) {
+				a, err := s.EmitWithAck(ctx, "question")
+				var answer string
+				if err == nil {
+					err = a.Decode(0, &answer)
+				}
+				if err != nil {
+					answer = err.Error()
+				}
+				asked <- answer
+			})
+			c := rs.dial(t, mode)
+			conn := rs.conn(c.sid)
+			relWaitUntil(t, "the executors are idle", func() bool {
+				rs.srv.running.mu.Lock()
+				defer rs.srv.running.mu.Unlock()
+				return rs.srv.running.n == 0
+			})
+			if err := c.sendOK(relText(`42["ask"]`)); err != nil {
+				t.Fatal(err)
+			}
+			f, err := c.nextMsg()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var id int
+			if _, err := fmt.Sscanf(f.text, `42%d["question"]`, &id); err != nil {
+				t.Fatalf("got %v; want 42<id>[\"question\"]", f)
+			}
+			if err := c.sendOK(relText(fmt.Sprintf(`43%d["answer"]`, id))); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case a := <-asked:
+				if a != "answer" {
+					t.Fatalf("EmitWithAck from a handler on the reader got %q; want answer", a)
+				}
+			case <-time.After(relWait):
+				t.Fatal("EmitWithAck from a handler on the reader did not return: the reader was not handed on")
+			}
+			if gen := conn.inline.Load(); gen < 2 {
+				t.Fatalf("ask did not run on the reader (gen %d)", gen)
+			}
+		})
+	}
+}

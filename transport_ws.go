@@ -205,8 +205,9 @@ func (c *Conn) readLoop(rd *wsReader) {
 }
 
 // inlineWatch is how long an event handler may hold the WebSocket reader
-// before another goroutine takes over the reading.
-const inlineWatch = 2 * time.Millisecond
+// before another goroutine takes over the reading. A variable so that a
+// test can show that EmitWithAck does not depend on it.
+var inlineWatch = 2 * time.Millisecond
 
 // mayDefer reports whether the WebSocket reader is dispatching and has
 // nothing to run after: then deferToReader may give it something. Both
