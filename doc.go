@@ -120,9 +120,13 @@
 // Every method of [Server], [Namespace], [Socket], [Broadcast] and [Conn] is
 // safe to call from any goroutine. Emitting never waits for the network: it
 // appends to the connection's bounded send queue, which one writer per
-// connection drains. A client that reads too slowly for its queue to stay
-// under [WithSendQueueLimit] is disconnected with [ReasonSlowClient]; a
-// volatile emit is dropped instead.
+// connection drains. Over WebSocket, a packet that finds its connection
+// with nothing else to write is written by the emitting goroutine itself,
+// as far as the kernel takes it without waiting, and the writer starts only
+// for what is left: a reply then goes out without a goroutine switch, and a
+// broadcast walks its room writing, as Node's server does. A client that
+// reads too slowly for its queue to stay under [WithSendQueueLimit] is
+// disconnected with [ReasonSlowClient]; a volatile emit is dropped instead.
 //
 // The events of one socket are handled one at a time, in the order the
 // client sent them. An event that finds its socket with nothing else to do

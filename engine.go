@@ -206,7 +206,7 @@ func (e *Engine) handshake(w http.ResponseWriter, r *http.Request, transport Tra
 		}
 		nc := ws.NetConn() // sio reads and writes frames itself from now on
 		c := e.newConn(id, r, TransportWebSocket)
-		c.ws = nc
+		c.useWSLocked(nc) // c is not shared yet
 		if !e.open(c) {
 			nc.Close()
 			return

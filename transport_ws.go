@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -23,7 +24,10 @@ import (
 // exists only while the session's queue has something: it frames
 // everything queued at once and hands it to the kernel in one writev, so a
 // busy connection costs one system call per batch rather than per packet,
-// and an idle one costs no writer goroutine. Frames are written by hand
+// and an idle one costs no writer goroutine. A packet that finds the queue
+// empty and no writer at work is written by its sender, as far as the
+// kernel takes it without waiting (writeNow): most replies, and most of a
+// broadcast's frames, then need no writer at all. Frames are written by hand
 // (server frames are unmasked and sio asks for no compression), under
 // wsMu, which the few control frames (pong, close) take too.
 
@@ -132,7 +136,7 @@ func (c *Conn) probe(nc net.Conn, rd *wsReader) bool {
 			}
 			c.transport = TransportWebSocket
 			c.upgrade = upgradeNone
-			c.ws = nc
+			c.useWSLocked(nc)
 			select { // release a waiting GET, which answers a noop
 			case c.pollWake <- struct{}{}:
 			default:
@@ -311,6 +315,14 @@ func appendFrameHeader(b []byte, opcode byte, n int) []byte {
 // closure.
 var closeNormal = []byte{0x03, 0xE8}
 
+// useWSLocked makes nc the session's connection. It needs c.mu.
+func (c *Conn) useWSLocked(nc net.Conn) {
+	c.ws = nc
+	if sc, ok := nc.(syscall.Conn); ok && writeNowSupported {
+		c.wsRaw, _ = sc.SyscallConn()
+	}
+}
+
 // startWriterLocked starts a writer for the queue, unless one is running.
 // It needs c.mu.
 func (c *Conn) startWriterLocked() {
@@ -319,24 +331,78 @@ func (c *Conn) startWriterLocked() {
 	}
 	c.writing = true
 	c.writers.Add(1)
-	go c.flush(c.ws)
+	go c.flush(c.ws, nil)
 }
 
-// flush writes the queue to ws until it is empty, then returns.
+// becomeWriterLocked makes the caller the writer of the queue, for
+// writeNow, if no writer runs and the connection allows writing without
+// waiting. It needs c.mu.
+func (c *Conn) becomeWriterLocked() bool {
+	if c.writing || c.wsRaw == nil || c.transport != TransportWebSocket || c.state != stateOpen {
+		return false
+	}
+	c.writing = true
+	c.writers.Add(1)
+	return true
+}
+
+// writeNow writes the queue from the calling goroutine, which
+// becomeWriterLocked made its writer, as far as the kernel takes it without
+// waiting; a writer goroutine takes over what is left, if anything is.
+//
+// A client's reply usually leaves its queue empty again at once: then no
+// goroutine starts, and the reply does not wait for one to be scheduled.
+func (c *Conn) writeNow(nc net.Conn, raw syscall.RawConn) {
+	sc := scratchPool.Get().(*frameScratch)
+	batch := c.nextBatch()
+	if batch == nil {
+		scratchPool.Put(sc)
+		c.writers.Done()
+		return
+	}
+	sc.frame(batch)
+	if !sc.closing && c.tryWrite(nc, raw, sc) && !c.moreQueued() {
+		sc.reset()
+		scratchPool.Put(sc)
+		c.writers.Done()
+		return
+	}
+	go c.flush(nc, sc)
+}
+
+// moreQueued reports whether something was queued while the writer wrote;
+// if not, the writer is done.
+func (c *Conn) moreQueued() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.queue) == 0 || c.state == stateClosed {
+		c.writing = false
+		return false
+	}
+	return true
+}
+
+// flush writes what is left of sc, if it is given, then the queue until it
+// is empty, and returns.
 //
 // It runs in a new goroutine, whose stack starts at 2 KiB: the frames on
 // the way to the writev (flush, writeBuffers, then net's and the poller's)
 // are kept small enough for it, so that a writer never has its stack grown
 // and copied, which cost more than a tenth of a broadcast's CPU time.
-func (c *Conn) flush(nc net.Conn) {
-	sc := scratchPool.Get().(*frameScratch)
+func (c *Conn) flush(nc net.Conn, sc *frameScratch) {
+	if sc == nil {
+		sc = scratchPool.Get().(*frameScratch)
+	}
 	for {
-		batch := c.nextBatch()
-		if batch == nil {
-			break
+		if len(sc.out) == 0 {
+			batch := c.nextBatch()
+			if batch == nil {
+				break
+			}
+			sc.frame(batch)
 		}
-		closing := sc.frame(batch)
 		err := c.writeBuffers(nc, sc)
+		closing := sc.closing
 		sc.reset()
 		if err != nil {
 			c.writeFailed(err)
@@ -380,18 +446,21 @@ func (c *Conn) writeFailed(err error) {
 // frameScratch is a writer's working memory, pooled so that an idle
 // connection holds none.
 type frameScratch struct {
-	hdr  []byte
-	ends []int
-	bufs net.Buffers
-	out  net.Buffers // what WriteTo consumes: a copy of bufs, kept here so that it needs no allocation
+	hdr     []byte
+	ends    []int
+	bufs    net.Buffers // the frames of a batch
+	out     net.Buffers // what is left to write of them
+	flat    []byte      // the frames in one piece, for tryWrite
+	closing bool        // the batch ends with a close packet
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(frameScratch) }}
 
-// frame lays out a batch of packets as WebSocket frames in sc.bufs, and
-// reports whether it ends with a close packet.
-func (sc *frameScratch) frame(batch []packet) (closing bool) {
+// frame lays out a batch of packets as WebSocket frames in sc.bufs, all of
+// them left to write.
+func (sc *frameScratch) frame(batch []packet) {
 	hdr, ends := sc.hdr[:0], sc.ends[:0]
+	closing := false
 	for _, p := range batch {
 		if p.binary {
 			hdr = appendFrameHeader(hdr, opBinary, len(p.data))
@@ -409,32 +478,46 @@ func (sc *frameScratch) frame(batch []packet) (closing bool) {
 		}
 		start = ends[i]
 	}
-	sc.hdr, sc.ends, sc.bufs = hdr, ends, bufs
-	return closing
+	sc.hdr, sc.ends, sc.bufs, sc.out, sc.closing = hdr, ends, bufs, bufs, closing
+}
+
+// consume drops the first n bytes of what is left to write.
+func (sc *frameScratch) consume(n int) {
+	for n > 0 && len(sc.out) > 0 {
+		if n < len(sc.out[0]) {
+			sc.out[0] = sc.out[0][n:]
+			return
+		}
+		n -= len(sc.out[0])
+		sc.out = sc.out[1:]
+	}
 }
 
 // reset drops the references to the batch's data.
 func (sc *frameScratch) reset() {
 	clear(sc.bufs)
-	sc.hdr, sc.ends, sc.bufs = sc.hdr[:0], sc.ends[:0], sc.bufs[:0]
+	sc.hdr, sc.ends, sc.bufs, sc.out, sc.closing = sc.hdr[:0], sc.ends[:0], sc.bufs[:0], nil, false
 }
 
-// writeBuffers writes sc.bufs in one writev. The write deadline is moved
-// only once less than half of the write timeout is left of it, not before
-// every batch (each move is a timer update): a batch may then fail after
-// between half the write timeout and all of it.
+// writeBuffers writes what is left of sc's frames in one writev.
 func (c *Conn) writeBuffers(nc net.Conn, sc *frameScratch) error {
-	sc.out = sc.bufs // WriteTo consumes its receiver
 	c.wsMu.Lock()
+	c.renewDeadlineLocked(nc)
+	_, err := sc.out.WriteTo(nc) // consumes sc.out
+	c.wsMu.Unlock()
+	return err
+}
+
+// renewDeadlineLocked moves the write deadline only once less than half of
+// the write timeout is left of it, not before every batch (each move is a
+// timer update): a batch may then fail after between half the write
+// timeout and all of it. It needs c.wsMu.
+func (c *Conn) renewDeadlineLocked(nc net.Conn) {
 	timeout := c.e.cfg.writeTimeout
 	if now := time.Now(); c.wsDue.Sub(now) < timeout/2 {
 		c.wsDue = now.Add(timeout)
 		nc.SetWriteDeadline(c.wsDue)
 	}
-	_, err := sc.out.WriteTo(nc)
-	sc.out = nil
-	c.wsMu.Unlock()
-	return err
 }
 
 // writeFrame writes one frame, between batches, within timeout.

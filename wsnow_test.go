@@ -1,0 +1,257 @@
+//go:build unix
+
+package sio
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// TestWriteNow checks Send's direct write over WebSocket: with nothing
+// else queued it writes from the caller and leaves no writer behind, and
+// when the kernel takes only part of what is sent (the client does not
+// read, the socket buffers are small), the rest follows through a writer
+// goroutine, every frame whole and in order.
+func TestWriteNow(t *testing.T) {
+	s := newEIOServer(t, WithSendQueueLimit(64<<20))
+	ws, sid, _ := s.openWS(t)
+	c := s.conn(t, sid)
+	writing := connFlag(c, func(c *Conn) bool { return c.writing })
+	// The writer of the open packet may still be returning.
+	waitUntil(t, "the open packet's writer to finish", func() bool { return !writing() })
+
+	if err := c.Send(Message{Data: []byte("now")}); err != nil {
+		t.Fatal(err)
+	}
+	if writing() {
+		t.Error("a writer is still at work after a Send to an idle connection; want it written by Send")
+	}
+	if _, data := readWS(t, ws); data != "4now" {
+		t.Fatalf("got %q; want 4now", data)
+	}
+
+	// A small send buffer, and a client that reads nothing for a while:
+	// the kernel soon takes only part of a frame, or nothing. (A client's
+	// receive buffer made small after the connection opened would stall
+	// TCP itself, with any writer.)
+	shrinkSendBuffer(t, c)
+	const n = 400
+	for i := range n {
+		if err := c.Send(Message{Data: writeNowPayload(i)}); err != nil {
+			t.Fatalf("Send %d: %v", i, err)
+		}
+	}
+	if !writing() {
+		t.Fatal("no writer at work with the client's buffers full; want the rest left to one")
+	}
+	for i := range n {
+		ws.SetReadDeadline(time.Now().Add(eioWait))
+		mt, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if mt != websocket.TextMessage || data[0] != '4' || !bytes.Equal(data[1:], writeNowPayload(i)) {
+			t.Fatalf("frame %d: type %d, %d bytes starting %q; want message %d whole", i, mt, len(data), data[:min(len(data), 8)], i)
+		}
+	}
+	waitUntil(t, "the writer to finish", func() bool { return !writing() })
+	s.expectOpen(t, sid)
+}
+
+// TestBroadcastWriteNow checks that a broadcast is written by the
+// broadcasting goroutine to every receiver whose kernel buffer takes it,
+// and that a receiver that does not read holds up no one: the broadcasts
+// go on, the other receivers get each one whole and in order as it is
+// sent, and the stalled receiver's share is left to its writer, which
+// delivers all of it, in order, once the client reads again.
+func TestBroadcastWriteNow(t *testing.T) {
+	rs := relStart(t, WithSendQueueLimit(64<<20), WithWriteTimeout(time.Minute),
+		WithPingInterval(time.Hour), WithPingTimeout(time.Hour))
+	fast := []*relClient{rs.dial(t, "websocket"), rs.dial(t, "websocket")}
+	stalled := rs.dial(t, "websocket")
+	conns := []*Conn{rs.conn(fast[0].sid), rs.conn(fast[1].sid), rs.conn(stalled.sid)}
+	writing := func(c *Conn) bool { return connFlag(c, func(c *Conn) bool { return c.writing })() }
+	for i, c := range conns {
+		relWaitUntil(t, fmt.Sprintf("receiver %d's writer to finish", i), func() bool { return !writing(c) })
+	}
+
+	if err := rs.srv.Emit("msg", 0); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range conns {
+		if writing(c) {
+			t.Errorf("receiver %d: a writer is at work after a small broadcast to idle connections; want it written by Emit", i)
+		}
+	}
+	for i, c := range append(fast, stalled) {
+		if f, err := c.nextMsg(); err != nil || f.text != `42["msg",0]` {
+			t.Fatalf("receiver %d: got %v, %v; want the broadcast", i, f, err)
+		}
+	}
+
+	shrinkSendBuffer(t, conns[2])
+	const n = 200
+	want := func(i int) string { return fmt.Sprintf(`42["msg",%d,%q]`, i, writeNowPayload(i)) }
+	done := make(chan error, len(fast))
+	for _, c := range fast {
+		go func() {
+			for i := range n {
+				f, err := c.nextMsg()
+				if err != nil {
+					done <- fmt.Errorf("broadcast %d: %w", i, err)
+					return
+				}
+				if f.text != want(i) {
+					done <- fmt.Errorf("broadcast %d: got %.40q…; want broadcast %d whole", i, f.text, i)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for i := range n {
+		if err := rs.srv.Emit("msg", i, string(writeNowPayload(i))); err != nil {
+			t.Fatalf("broadcast %d: %v", i, err)
+		}
+	}
+	for range fast {
+		if err := <-done; err != nil {
+			t.Fatalf("a reading receiver: %v", err)
+		}
+	}
+	if !writing(conns[2]) {
+		t.Fatal("no writer at work for the receiver that does not read; want its share left to one")
+	}
+	for i := range n {
+		f, err := stalled.nextMsg()
+		if err != nil {
+			t.Fatalf("stalled receiver, broadcast %d: %v", i, err)
+		}
+		if f.text != want(i) {
+			t.Fatalf("stalled receiver, broadcast %d: got %.40q…; want it whole", i, f.text)
+		}
+	}
+	relWaitUntil(t, "the stalled receiver's writer to finish", func() bool { return !writing(conns[2]) })
+	rs.expectOpen(t, stalled.sid)
+}
+
+// writeNowPayload is message i of the tests above: 6,000 bytes, under
+// maxWriteNow, so that every send tries the direct write.
+func writeNowPayload(i int) []byte {
+	p := []byte(strings.Repeat(string(rune('a'+i%26)), 6000))
+	copy(p, fmt.Sprintf("%05d", i))
+	return p
+}
+
+// shrinkSendBuffer makes the kernel's send buffer of c's WebSocket small,
+// so that a client that does not read soon leaves the server's writes
+// partial.
+func shrinkSendBuffer(t *testing.T, c *Conn) {
+	t.Helper()
+	c.mu.Lock()
+	nc, ok := c.ws.(*net.TCPConn)
+	c.mu.Unlock()
+	if !ok {
+		t.Fatalf("the session's connection is a %T; want a *net.TCPConn", c.ws)
+	}
+	if err := nc.SetWriteBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTryWritePartial checks what tryWrite leaves when the kernel takes
+// only part of its bytes, as a Unix socket with a small buffer soon does
+// (a TCP socket on Linux rarely does, for writes this small): what is left
+// in sc.out, written after, completes the stream, byte for byte.
+func TestTryWritePartial(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Skipf("no socket pair: %v", err)
+	}
+	conn := func(fd int) net.Conn {
+		f := os.NewFile(uintptr(fd), "pair")
+		defer f.Close()
+		nc, err := net.FileConn(f) // a duplicate, non-blocking, in net's poller
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		return nc
+	}
+	w, r := conn(fds[0]), conn(fds[1])
+	if err := w.(*net.UnixConn).SetWriteBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := w.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Conn{e: &Engine{cfg: defaultConfig()}}
+
+	var want []byte // every frame, as the client should read them
+	var got bytes.Buffer
+	sc := new(frameScratch)
+	partial := false
+	for i := 0; i < 1000 && !partial; i++ {
+		sc.frame([]packet{{typ: packetMessage, data: writeNowPayload(i)}})
+		size := 0
+		for _, b := range sc.out {
+			want = append(want, b...)
+			size += len(b)
+		}
+		for !c.tryWrite(w, raw, sc) {
+			left := 0
+			for _, b := range sc.out {
+				left += len(b)
+			}
+			if left > 0 && left < size {
+				partial = true
+				break
+			}
+			// Nothing went: let the reader take a little more than one
+			// of the socket's buffers (about 4 KB each, with this
+			// buffer size), and try again.
+			r.SetReadDeadline(time.Now().Add(eioWait))
+			buf := make([]byte, 5000)
+			n, err := r.Read(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.Write(buf[:n])
+		}
+		if !partial {
+			sc.reset()
+		}
+	}
+	if !partial {
+		if runtime.GOOS == "linux" {
+			t.Fatal("Linux's Unix socket never took part of a write; the test cannot check partial writes")
+		}
+		t.Skipf("the kernel (%s) never took part of a write; nothing to check", runtime.GOOS)
+	}
+	read := make(chan error, 1)
+	go func() {
+		r.SetReadDeadline(time.Now().Add(eioWait))
+		_, err := got.ReadFrom(r)
+		read <- err
+	}()
+	if err := c.writeBuffers(w, sc); err != nil {
+		t.Fatal(err)
+	}
+	w.(*net.UnixConn).CloseWrite()
+	if err := <-read; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("the reader got %d bytes, not the %d written, or not the same ones", got.Len(), len(want))
+	}
+}

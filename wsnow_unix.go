@@ -1,0 +1,50 @@
+//go:build unix
+
+package sio
+
+import (
+	"net"
+	"syscall"
+)
+
+// writeNowSupported: the kernel can be asked to take bytes without waiting.
+const writeNowSupported = true
+
+// maxWriteNow bounds what tryWrite gathers into one buffer to write.
+const maxWriteNow = 8 << 10
+
+// tryWrite writes what is left of sc's frames with one write(2), as far as
+// the kernel takes them without waiting (net's descriptors are
+// non-blocking), and reports whether all of it went. Frames too large to
+// gather into one buffer are not tried. A failed write reports false and
+// leaves the error to the writer goroutine, which meets it too and ends the
+// session with the right reason.
+func (c *Conn) tryWrite(nc net.Conn, raw syscall.RawConn, sc *frameScratch) bool {
+	size := 0
+	for _, b := range sc.out {
+		size += len(b)
+	}
+	if size > maxWriteNow || !c.wsMu.TryLock() { // TryLock: a control frame may be on its way
+		return false
+	}
+	defer c.wsMu.Unlock()
+	flat := sc.flat[:0]
+	for _, b := range sc.out {
+		flat = append(flat, b...)
+	}
+	sc.flat = flat
+	c.renewDeadlineLocked(nc)
+	var (
+		n    int
+		werr error
+	)
+	err := raw.Write(func(fd uintptr) bool {
+		n, werr = syscall.Write(int(fd), flat)
+		return true // never wait for the socket to drain
+	})
+	if err != nil || werr != nil || n <= 0 {
+		return false
+	}
+	sc.consume(n)
+	return len(sc.out) == 0
+}
