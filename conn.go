@@ -121,6 +121,7 @@ type Conn struct {
 	writing  bool            // a WebSocket writer is running (under mu)
 	writers  sync.WaitGroup  // the WebSocket writers running
 	wsRaw    syscall.RawConn // ws's file descriptor, for writeNow; nil if it has none
+	fl       *flusher        // writes the queue when it has something; nil: a writer goroutine does
 	wsMu     sync.Mutex      // held while frames are written to ws
 	wsDue    time.Time       // ws's write deadline (under wsMu)
 
@@ -195,10 +196,6 @@ func (c *Conn) setOnShutdown(f func()) {
 // connection keeps m.Data until it is written: do not change it afterwards.
 // Send returns [ErrClosed] once the connection has ended, and closes the
 // connection with [ReasonSlowClient] when its send queue is full.
-//
-// Over WebSocket, when nothing else is queued or being written for the
-// client, Send hands m to the kernel itself if the kernel takes it without
-// waiting, which spares a writer goroutine its start.
 func (c *Conn) Send(m Message) error {
 	return c.sendMessages([]Message{m}, false)
 }
@@ -208,10 +205,6 @@ var errQueueFull = errors.New("sio: send queue full")
 // sendMessages queues msgs as one unit: no other packet comes between them,
 // as a Socket.IO packet and its attachments require. A volatile unit is
 // dropped, rather than the connection closed, when the queue is full.
-//
-// Over WebSocket, a unit that finds the queue empty and no writer at work is
-// written by the caller itself, as far as the kernel takes it without
-// waiting (see writeNow).
 func (c *Conn) sendMessages(msgs []Message, volatile bool) error {
 	c.mu.Lock()
 	if c.state != stateOpen {
@@ -233,12 +226,6 @@ func (c *Conn) sendMessages(msgs []Message, volatile bool) error {
 		c.queue = append(c.queue, packet{typ: packetMessage, data: m.Data, binary: m.Binary})
 	}
 	c.queuedBytes += size
-	if c.becomeWriterLocked() {
-		nc, raw := c.ws, c.wsRaw
-		c.mu.Unlock()
-		c.writeNow(nc, raw)
-		return nil
-	}
 	c.wakeLocked()
 	c.mu.Unlock()
 	return nil

@@ -119,12 +119,13 @@
 //
 // Every method of [Server], [Namespace], [Socket], [Broadcast] and [Conn] is
 // safe to call from any goroutine. Emitting never waits for the network: it
-// appends to the connection's bounded send queue, which one writer per
-// connection drains. Over WebSocket, a packet that finds its connection
-// with nothing else to write is written by the emitting goroutine itself,
-// as far as the kernel takes it without waiting, and the writer starts only
-// for what is left: a reply then goes out without a goroutine switch, and a
-// broadcast walks its room writing, as Node's server does. A client that
+// appends to the connection's bounded send queue and returns. Over
+// WebSocket, one goroutine per core (a flusher) writes the queues of many
+// connections, each with a write(2) that does not wait: a broadcast is
+// queued to every socket of its room, then written in one walk over them,
+// and whatever was queued for a connection by its turn goes out together.
+// A connection the kernel makes wait (a client that reads slowly) gets a
+// writer goroutine of its own until its queue is empty. A client that
 // reads too slowly for its queue to stay under [WithSendQueueLimit] is
 // disconnected with [ReasonSlowClient]; a volatile emit is dropped instead.
 //

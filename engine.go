@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,6 +44,10 @@ type Engine struct {
 	closing  bool
 	handlers sync.WaitGroup // WebSocket handlers still running
 	drained  chan struct{}  // closed when closing and conns is empty
+
+	flushers     []flusher     // one per core; see flusher
+	next         atomic.Uint32 // the flusher the next WebSocket is given
+	writerStarts atomic.Int64  // writer goroutines started, for tests to see which path wrote
 }
 
 var _ http.Handler = (*Engine)(nil)
@@ -59,7 +64,8 @@ func NewEngine(onConnection func(*Conn), opts ...Option) *Engine {
 }
 
 func newEngine(cfg config, onConn func(*Conn)) *Engine {
-	return &Engine{cfg: cfg, onConn: onConn, conns: make(map[string]*Conn)}
+	return &Engine{cfg: cfg, onConn: onConn, conns: make(map[string]*Conn),
+		flushers: make([]flusher, runtime.GOMAXPROCS(0))}
 }
 
 // Error codes of the HTTP 400 and 403 answers, as Node's engine.io numbers

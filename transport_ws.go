@@ -20,16 +20,17 @@ import (
 // gorilla/websocket does the opening handshake; sio reads and writes the
 // frames itself. A connection's reader is a goroutine of its own, started
 // when the handshake is over, so that the HTTP handler returns and the
-// request is not kept; it reads with a wsReader (wsread.go). Its writer
-// exists only while the session's queue has something: it frames
-// everything queued at once and hands it to the kernel in one writev, so a
-// busy connection costs one system call per batch rather than per packet,
-// and an idle one costs no writer goroutine. A packet that finds the queue
-// empty and no writer at work is written by its sender, as far as the
-// kernel takes it without waiting (writeNow): most replies, and most of a
-// broadcast's frames, then need no writer at all. Frames are written by hand
-// (server frames are unmasked and sio asks for no compression), under
-// wsMu, which the few control frames (pong, close) take too.
+// request is not kept; it reads with a wsReader (wsread.go). Whatever is
+// queued is written by one of the Engine's flushers (flusher.go), which
+// frames everything queued at once and hands it to the kernel in one
+// write(2) that does not wait (writeNow), so a busy connection costs one
+// system call per batch rather than per packet, and an idle one costs no
+// goroutine. A connection whose kernel buffer is full, or that has no
+// descriptor to write without waiting (TLS, or not on Unix), gets a writer
+// goroutine of its own (flush) while its queue has something, which may
+// wait, and writes with writev. Frames are written by hand (server frames
+// are unmasked and sio asks for no compression), under wsMu, which the few
+// control frames (pong, close) take too.
 
 // readerIdle is how long a WebSocket reader waits for a message before it
 // hands the waiting to a goroutine with a smaller stack; see readLoop.
@@ -315,15 +316,21 @@ func appendFrameHeader(b []byte, opcode byte, n int) []byte {
 // closure.
 var closeNormal = []byte{0x03, 0xE8}
 
-// useWSLocked makes nc the session's connection. It needs c.mu.
+// useWSLocked makes nc the session's connection, written by one of the
+// Engine's flushers if the kernel can be asked to take bytes without
+// waiting on it. It needs c.mu.
 func (c *Conn) useWSLocked(nc net.Conn) {
 	c.ws = nc
 	if sc, ok := nc.(syscall.Conn); ok && writeNowSupported {
-		c.wsRaw, _ = sc.SyscallConn()
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.wsRaw = raw
+			c.fl = &c.e.flushers[c.e.next.Add(1)%uint32(len(c.e.flushers))]
+		}
 	}
 }
 
-// startWriterLocked starts a writer for the queue, unless one is running.
+// startWriterLocked has the queue written, unless a writer is at work: by
+// the connection's flusher if it has one, else by a new writer goroutine.
 // It needs c.mu.
 func (c *Conn) startWriterLocked() {
 	if c.writing || c.ws == nil || c.state == stateClosed {
@@ -331,28 +338,21 @@ func (c *Conn) startWriterLocked() {
 	}
 	c.writing = true
 	c.writers.Add(1)
+	if c.fl != nil {
+		c.fl.add(c)
+		return
+	}
+	c.e.writerStarts.Add(1)
 	go c.flush(c.ws, nil)
 }
 
-// becomeWriterLocked makes the caller the writer of the queue, for
-// writeNow, if no writer runs and the connection allows writing without
-// waiting. It needs c.mu.
-func (c *Conn) becomeWriterLocked() bool {
-	if c.writing || c.wsRaw == nil || c.transport != TransportWebSocket || c.state != stateOpen {
-		return false
-	}
-	c.writing = true
-	c.writers.Add(1)
-	return true
-}
-
-// writeNow writes the queue from the calling goroutine, which
-// becomeWriterLocked made its writer, as far as the kernel takes it without
-// waiting; a writer goroutine takes over what is left, if anything is.
-//
-// A client's reply usually leaves its queue empty again at once: then no
-// goroutine starts, and the reply does not wait for one to be scheduled.
-func (c *Conn) writeNow(nc net.Conn, raw syscall.RawConn) {
+// writeNow is a flusher's turn at the queue: it writes what is queued as
+// far as the kernel takes it without waiting. If more was queued
+// meanwhile, the connection goes back on the list for another turn; if
+// the kernel did not take everything, or the batch closes the connection,
+// a writer goroutine takes over, which may wait.
+func (c *Conn) writeNow() {
+	nc, raw := c.ws, c.wsRaw // set before c was first listed, and not since
 	sc := scratchPool.Get().(*frameScratch)
 	batch := c.nextBatch()
 	if batch == nil {
@@ -361,13 +361,18 @@ func (c *Conn) writeNow(nc net.Conn, raw syscall.RawConn) {
 		return
 	}
 	sc.frame(batch)
-	if !sc.closing && c.tryWrite(nc, raw, sc) && !c.moreQueued() {
-		sc.reset()
-		scratchPool.Put(sc)
-		c.writers.Done()
+	if sc.closing || !c.tryWrite(nc, raw, sc) {
+		c.e.writerStarts.Add(1)
+		go c.flush(nc, sc)
 		return
 	}
-	go c.flush(nc, sc)
+	sc.reset()
+	scratchPool.Put(sc)
+	if c.moreQueued() {
+		c.fl.add(c) // still its writer
+		return
+	}
+	c.writers.Done()
 }
 
 // moreQueued reports whether something was queued while the writer wrote;
@@ -452,6 +457,12 @@ type frameScratch struct {
 	out     net.Buffers // what is left to write of them
 	flat    []byte      // the frames in one piece, for tryWrite
 	closing bool        // the batch ends with a close packet
+
+	// tryWrite's write(2) of flat, for syscall.RawConn.Write, and its
+	// results.
+	writeFD func(fd uintptr) bool
+	wn      int
+	werr    error
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(frameScratch) }}

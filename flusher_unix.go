@@ -34,14 +34,15 @@ func (c *Conn) tryWrite(nc net.Conn, raw syscall.RawConn, sc *frameScratch) bool
 	}
 	sc.flat = flat
 	c.renewDeadlineLocked(nc)
-	var (
-		n    int
-		werr error
-	)
-	err := raw.Write(func(fd uintptr) bool {
-		n, werr = syscall.Write(int(fd), flat)
-		return true // never wait for the socket to drain
-	})
+	if sc.writeFD == nil { // once per scratch, so that a write allocates nothing
+		sc.writeFD = func(fd uintptr) bool {
+			sc.wn, sc.werr = syscall.Write(int(fd), sc.flat)
+			return true // never wait for the socket to drain
+		}
+	}
+	err := raw.Write(sc.writeFD)
+	n, werr := sc.wn, sc.werr
+	sc.werr = nil
 	if err != nil || werr != nil || n <= 0 {
 		return false
 	}

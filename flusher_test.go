@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,42 +17,60 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// TestWriteNow checks Send's direct write over WebSocket: with nothing
-// else queued it writes from the caller and leaves no writer behind, and
-// when the kernel takes only part of what is sent (the client does not
-// read, the socket buffers are small), the rest follows through a writer
-// goroutine, every frame whole and in order.
-func TestWriteNow(t *testing.T) {
+// TestFlusher checks the flusher's writes over WebSocket: a message sent
+// to an idle connection, or to many at once, is written by the flusher,
+// with no writer goroutine started; when the kernel takes only part of
+// what is queued (the client does not read, the socket buffers are small),
+// the rest follows through a writer goroutine, every frame whole and in
+// order.
+func TestFlusher(t *testing.T) {
 	s := newEIOServer(t, WithSendQueueLimit(64<<20))
-	ws, sid, _ := s.openWS(t)
-	c := s.conn(t, sid)
-	writing := connFlag(c, func(c *Conn) bool { return c.writing })
-	// The writer of the open packet may still be returning.
-	waitUntil(t, "the open packet's writer to finish", func() bool { return !writing() })
-
-	if err := c.Send(Message{Data: []byte("now")}); err != nil {
-		t.Fatal(err)
+	var (
+		clients []*websocket.Conn
+		conns   []*Conn
+	)
+	for range 20 {
+		ws, sid, _ := s.openWS(t)
+		clients = append(clients, ws)
+		c := s.conn(t, sid)
+		if !connFlag(c, func(c *Conn) bool { return c.fl != nil })() {
+			t.Fatal("a WebSocket connection without a flusher")
+		}
+		conns = append(conns, c)
 	}
-	if writing() {
-		t.Error("a writer is still at work after a Send to an idle connection; want it written by Send")
+	started := s.eng.writerStarts.Load()
+	for i, c := range conns {
+		if err := c.Send(Message{Data: []byte("one" + strconv.Itoa(i))}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, data := readWS(t, ws); data != "4now" {
-		t.Fatalf("got %q; want 4now", data)
+	for _, c := range conns { // as a broadcast does
+		if err := c.Send(Message{Data: []byte("all")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, ws := range clients {
+		for _, want := range []string{"4one" + strconv.Itoa(i), "4all"} {
+			if _, data := readWS(t, ws); data != want {
+				t.Fatalf("client %d: got %q; want %q", i, data, want)
+			}
+		}
+	}
+	if n := s.eng.writerStarts.Load() - started; n != 0 {
+		t.Errorf("%d writer goroutines started for small messages to idle connections; want them written by the flusher", n)
 	}
 
 	// A small send buffer, and a client that reads nothing for a while:
-	// the kernel soon takes only part of a frame, or nothing. (A client's
-	// receive buffer made small after the connection opened would stall
-	// TCP itself, with any writer.)
+	// the kernel soon takes only part of what is queued, or nothing. (A
+	// client's receive buffer made small after the connection opened would
+	// stall TCP itself, with any writer.)
+	c, ws := conns[0], clients[0]
 	shrinkSendBuffer(t, c)
 	const n = 400
 	for i := range n {
 		if err := c.Send(Message{Data: writeNowPayload(i)}); err != nil {
 			t.Fatalf("Send %d: %v", i, err)
 		}
-	}
-	if !writing() {
-		t.Fatal("no writer at work with the client's buffers full; want the rest left to one")
 	}
 	for i := range n {
 		ws.SetReadDeadline(time.Now().Add(eioWait))
@@ -63,42 +82,43 @@ func TestWriteNow(t *testing.T) {
 			t.Fatalf("frame %d: type %d, %d bytes starting %q; want message %d whole", i, mt, len(data), data[:min(len(data), 8)], i)
 		}
 	}
+	if s.eng.writerStarts.Load() == started {
+		t.Error("no writer goroutine started with the client's buffers full; want the rest left to one")
+	}
+	writing := connFlag(c, func(c *Conn) bool { return c.writing })
 	waitUntil(t, "the writer to finish", func() bool { return !writing() })
-	s.expectOpen(t, sid)
+	s.expectOpen(t, c.ID())
 }
 
-// TestBroadcastWriteNow checks that a broadcast is written by the
-// broadcasting goroutine to every receiver whose kernel buffer takes it,
-// and that a receiver that does not read holds up no one: the broadcasts
-// go on, the other receivers get each one whole and in order as it is
-// sent, and the stalled receiver's share is left to its writer, which
+// TestBroadcastFlusher checks that a broadcast is written by the flusher
+// to every receiver whose kernel buffer takes it, and that a receiver that
+// does not read holds up no one: the broadcasts go on, the other receivers
+// get each one whole and in order as it is sent, and the stalled
+// receiver's share is left to a writer goroutine of its own, which
 // delivers all of it, in order, once the client reads again.
-func TestBroadcastWriteNow(t *testing.T) {
+func TestBroadcastFlusher(t *testing.T) {
 	rs := relStart(t, WithSendQueueLimit(64<<20), WithWriteTimeout(time.Minute),
 		WithPingInterval(time.Hour), WithPingTimeout(time.Hour))
 	fast := []*relClient{rs.dial(t, "websocket"), rs.dial(t, "websocket")}
 	stalled := rs.dial(t, "websocket")
-	conns := []*Conn{rs.conn(fast[0].sid), rs.conn(fast[1].sid), rs.conn(stalled.sid)}
-	writing := func(c *Conn) bool { return connFlag(c, func(c *Conn) bool { return c.writing })() }
-	for i, c := range conns {
-		relWaitUntil(t, fmt.Sprintf("receiver %d's writer to finish", i), func() bool { return !writing(c) })
-	}
+	conn := rs.conn(stalled.sid)
+	eng := rs.srv.engine
+	writing := connFlag(conn, func(c *Conn) bool { return c.writing })
 
+	started := eng.writerStarts.Load()
 	if err := rs.srv.Emit("msg", 0); err != nil {
 		t.Fatal(err)
-	}
-	for i, c := range conns {
-		if writing(c) {
-			t.Errorf("receiver %d: a writer is at work after a small broadcast to idle connections; want it written by Emit", i)
-		}
 	}
 	for i, c := range append(fast, stalled) {
 		if f, err := c.nextMsg(); err != nil || f.text != `42["msg",0]` {
 			t.Fatalf("receiver %d: got %v, %v; want the broadcast", i, f, err)
 		}
 	}
+	if n := eng.writerStarts.Load() - started; n != 0 {
+		t.Errorf("%d writer goroutines started for a small broadcast to idle connections; want it written by the flusher", n)
+	}
 
-	shrinkSendBuffer(t, conns[2])
+	shrinkSendBuffer(t, conn)
 	const n = 200
 	want := func(i int) string { return fmt.Sprintf(`42["msg",%d,%q]`, i, writeNowPayload(i)) }
 	done := make(chan error, len(fast))
@@ -128,7 +148,7 @@ func TestBroadcastWriteNow(t *testing.T) {
 			t.Fatalf("a reading receiver: %v", err)
 		}
 	}
-	if !writing(conns[2]) {
+	if !writing() {
 		t.Fatal("no writer at work for the receiver that does not read; want its share left to one")
 	}
 	for i := range n {
@@ -140,7 +160,7 @@ func TestBroadcastWriteNow(t *testing.T) {
 			t.Fatalf("stalled receiver, broadcast %d: got %.40q…; want it whole", i, f.text)
 		}
 	}
-	relWaitUntil(t, "the stalled receiver's writer to finish", func() bool { return !writing(conns[2]) })
+	relWaitUntil(t, "the stalled receiver's writer to finish", func() bool { return !writing() })
 	rs.expectOpen(t, stalled.sid)
 }
 
