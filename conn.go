@@ -99,19 +99,19 @@ type Conn struct {
 	onMessage    func(Message)
 	onClose      func(Reason)
 	onShutdown   func() // called by Engine.Shutdown before the close packet
-	dispatching  bool   // the message handler is running
-	closePending bool   // the close handler waits for it to return
 	state        connState
+	upgrade      upgradeState
+	dispatching  bool // the message handler is running
+	closePending bool // the close handler waits for it to return
+	polling      bool // a long-polling GET is waiting
+	posting      bool // a long-polling POST is being read
+	awaitPong    bool // a ping is out (the flags sit together: no padding between them)
 	reason       Reason
 	transport    Transport
-	upgrade      upgradeState
 	queue        []packet
 	spare        []packet // the other half of a double buffer
 	queuedBytes  int
-	polling      bool     // a long-polling GET is waiting
-	posting      bool     // a long-polling POST is being read
-	ws           net.Conn // the WebSocket's connection, once on WebSocket
-	awaitPong    bool
+	ws           net.Conn    // the WebSocket's connection, once on WebSocket
 	pingDue      time.Time   // when the next ping is due
 	pongDue      time.Time   // when an awaited pong is late
 	heartbeat    *time.Timer // due at pingDue, or at pongDue while a pong is awaited

@@ -62,5 +62,8 @@ func (f *flusher) run() {
 			c.writeNow()
 		}
 		clear(list)
+		if cap(list) > maxPooledSet { // do not keep a crowd's list for good
+			f.spare = nil
+		}
 	}
 }
