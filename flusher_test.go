@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"strconv"
@@ -273,5 +275,63 @@ func TestTryWritePartial(t *testing.T) {
 	}
 	if !bytes.Equal(got.Bytes(), want) {
 		t.Fatalf("the reader got %d bytes, not the %d written, or not the same ones", got.Len(), len(want))
+	}
+}
+
+// TestWriterWithoutFlusher checks the other way of writing: a connection
+// that cannot be written without waiting (here TLS, whose net.Conn has no
+// descriptor to write to) has no flusher, and a writer goroutine writes its
+// queue, every frame whole and in order, small and large alike.
+func TestWriterWithoutFlusher(t *testing.T) {
+	conns := make(chan *Conn, 1)
+	eng := NewEngine(func(c *Conn) {
+		c.OnMessage(func(m Message) { c.Send(m) })
+		conns <- c
+	}, WithSendQueueLimit(64<<20))
+	hs := httptest.NewUnstartedServer(eng)
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+	t.Cleanup(func() { eng.Close() })
+
+	d := websocket.Dialer{
+		HandshakeTimeout: eioWait,
+		TLSClientConfig:  hs.Client().Transport.(*http.Transport).TLSClientConfig,
+	}
+	ws, _, err := d.Dial("wss"+strings.TrimPrefix(hs.URL, "https")+"/engine.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	if _, data := readWS(t, ws); !strings.HasPrefix(data, "0{") {
+		t.Fatalf("first frame %q; want the open packet", data)
+	}
+	c := <-conns
+	if connFlag(c, func(c *Conn) bool { return c.fl != nil })() {
+		t.Fatal("a TLS connection has a flusher; want a writer goroutine")
+	}
+	started := eng.writerStarts.Load()
+
+	message := func(i int) string {
+		if i%10 == 9 {
+			return string(writeNowPayload(i)) + strings.Repeat("+", 20_000) // larger than maxWriteNow
+		}
+		return "m" + strconv.Itoa(i)
+	}
+	const n = 100
+	go func() { // the client writes while it reads the echoes
+		for i := range n {
+			ws.SetWriteDeadline(time.Now().Add(eioWait))
+			if ws.WriteMessage(websocket.TextMessage, []byte("4"+message(i))) != nil {
+				return
+			}
+		}
+	}()
+	for i := range n {
+		if _, data := readWS(t, ws); data != "4"+message(i) {
+			t.Fatalf("echo %d: %d bytes starting %.20q; want message %d whole", i, len(data), data, i)
+		}
+	}
+	if eng.writerStarts.Load() == started {
+		t.Error("no writer goroutine started; want one to write the echoes")
 	}
 }
