@@ -251,6 +251,9 @@ func TestTryWritePartial(t *testing.T) {
 			got.Write(buf[:n])
 		}
 		if !partial {
+			if len(sc.out) != 0 {
+				t.Fatalf("frame %d: tryWrite reported it all written, with %d buffers left", i, len(sc.out))
+			}
 			sc.reset()
 		}
 	}
