@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -36,8 +37,31 @@ func benchSockets(tb testing.TB, srv *Server, n int) []*Conn {
 	for _, s := range srv.main.Sockets() {
 		s.Join("bench")
 	}
-	drain(conns)
+	awaitConnectAnswers(tb, conns)
 	return conns
+}
+
+// awaitConnectAnswers empties the queue of each of conns once the answer to
+// its CONNECT is in it. A socket is in its namespace a moment before that
+// answer is queued, so a test that drained the queues as soon as the
+// sockets were listed could find the answer among what it sends next.
+func awaitConnectAnswers(tb testing.TB, conns []*Conn) {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for i, c := range conns {
+		for answered := false; !answered; {
+			for _, m := range roomsTake(c) {
+				answered = answered || strings.HasPrefix(m, "0")
+			}
+			if answered {
+				break
+			}
+			if time.Now().After(deadline) {
+				tb.Fatalf("connection %d of %d: no answer to its CONNECT", i, len(conns))
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 }
 
 // drain empties every queue, as the transports' writers would.

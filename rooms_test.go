@@ -75,9 +75,11 @@ func roomsFakeSockets(t *testing.T, srv *Server, nsp, auth string, n int) []room
 			time.Sleep(time.Millisecond)
 		}
 	}
-	for _, f := range out {
-		roomsTake(f.conn)
+	conns := make([]*Conn, len(out))
+	for i, f := range out {
+		conns[i] = f.conn
 	}
+	awaitConnectAnswers(t, conns)
 	return out
 }
 
@@ -919,9 +921,7 @@ func TestRoomsTemplateBroadcast(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	for _, c := range conns {
-		roomsTake(c)
-	}
+	awaitConnectAnswers(t, conns)
 	if err := tmpl.Emit("hello", 1); err != nil {
 		t.Fatal(err)
 	}
