@@ -100,22 +100,30 @@ func (s *eioTestServer) wsURL(query string) string {
 	return "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/engine.io/?" + query
 }
 
-// conn returns the server side of session sid.
+// conn returns the server side of session sid, waiting for the connection
+// handler to have run: the client may read the open packet just before.
 func (s *eioTestServer) conn(t *testing.T, sid string) *Conn {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.conns[sid]
-	if c == nil {
-		t.Fatalf("no connection handler call for session %q", sid)
+	deadline := time.Now().Add(eioWait)
+	for {
+		s.mu.Lock()
+		c := s.conns[sid]
+		s.mu.Unlock()
+		if c != nil {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection handler call for session %q within %v", sid, eioWait)
+		}
+		time.Sleep(time.Millisecond)
 	}
-	return c
 }
 
 // closeReason waits for session sid to end and returns the reason its close
 // handler got.
 func (s *eioTestServer) closeReason(t *testing.T, sid string) Reason {
 	t.Helper()
+	s.conn(t, sid) // the handler has run, and recorded the channel
 	s.mu.Lock()
 	ch := s.closed[sid]
 	s.mu.Unlock()

@@ -193,7 +193,8 @@ func shrinkSendBuffer(t *testing.T, c *Conn) {
 // TestTryWritePartial checks what tryWrite leaves when the kernel takes
 // only part of its bytes, as a Unix socket with a small buffer soon does
 // (a TCP socket on Linux rarely does, for writes this small): what is left
-// in sc.out, written after, completes the stream, byte for byte.
+// in sc.out, written after, completes the stream, byte for byte, and a
+// control frame written meanwhile comes after it, not inside it.
 func TestTryWritePartial(t *testing.T) {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
 	if err != nil {
@@ -269,9 +270,23 @@ func TestTryWritePartial(t *testing.T) {
 		_, err := got.ReadFrom(r)
 		read <- err
 	}()
+	// A control frame written meanwhile, as the reader writes a pong, must
+	// wait for the rest of the half-written frame: it may not land inside
+	// it. Given 100 ms, it would be written by then if it could.
+	pong := make(chan error, 1)
+	go func() { pong <- c.writeFrame(w, opPong, []byte("hi"), eioWait) }()
+	select {
+	case err := <-pong:
+		t.Fatalf("a pong was written (err %v) in the middle of a half-written frame", err)
+	case <-time.After(100 * time.Millisecond):
+	}
 	if err := c.writeBuffers(w, sc); err != nil {
 		t.Fatal(err)
 	}
+	if err := <-pong; err != nil {
+		t.Fatal(err)
+	}
+	want = append(appendFrameHeader(want, opPong, 2), "hi"...)
 	w.(*net.UnixConn).CloseWrite()
 	if err := <-read; err != nil {
 		t.Fatal(err)

@@ -18,7 +18,9 @@ const maxWriteNow = 8 << 10
 // non-blocking), and reports whether all of it went. Frames too large to
 // gather into one buffer are not tried. A failed write reports false and
 // leaves the error to the writer goroutine, which meets it too and ends the
-// session with the right reason.
+// session with the right reason. After a partial write, c.wsMu stays
+// locked (sc.holding) until writeBuffers writes the rest: the caller must
+// hand sc to a writer.
 func (c *Conn) tryWrite(nc net.Conn, raw syscall.RawConn, sc *frameScratch) bool {
 	size := 0
 	for _, b := range sc.out {
@@ -27,7 +29,6 @@ func (c *Conn) tryWrite(nc net.Conn, raw syscall.RawConn, sc *frameScratch) bool
 	if size > maxWriteNow || !c.wsMu.TryLock() { // TryLock: a control frame may be on its way
 		return false
 	}
-	defer c.wsMu.Unlock()
 	flat := sc.flat[:0]
 	for _, b := range sc.out {
 		flat = append(flat, b...)
@@ -44,8 +45,17 @@ func (c *Conn) tryWrite(nc net.Conn, raw syscall.RawConn, sc *frameScratch) bool
 	n, werr := sc.wn, sc.werr
 	sc.werr = nil
 	if err != nil || werr != nil || n <= 0 {
+		c.wsMu.Unlock()
 		return false
 	}
 	sc.consume(n)
-	return len(sc.out) == 0
+	if len(sc.out) > 0 {
+		// A frame is half written: nothing may go between its halves, not
+		// even a pong or a close frame. wsMu stays locked, and the writer
+		// that takes sc over writes the rest before it unlocks.
+		sc.holding = true
+		return false
+	}
+	c.wsMu.Unlock()
+	return true
 }

@@ -442,10 +442,10 @@ func (c *Conn) writeFailed(err error) {
 		c.log().Debug("websocket write failed", "err", err)
 		reason = ReasonTransportError
 	}
+	c.closeWith(reason, 0) // first: no new writer may follow a broken frame
 	c.mu.Lock()
 	c.writing = false
 	c.mu.Unlock()
-	c.closeWith(reason, 0)
 }
 
 // frameScratch is a writer's working memory, pooled so that an idle
@@ -457,6 +457,7 @@ type frameScratch struct {
 	out     net.Buffers // what is left to write of them
 	flat    []byte      // the frames in one piece, for tryWrite
 	closing bool        // the batch ends with a close packet
+	holding bool        // a partial write left c.wsMu locked, for the next writeBuffers
 
 	// tryWrite's write(2) of flat, for syscall.RawConn.Write, and its
 	// results.
@@ -512,7 +513,11 @@ func (sc *frameScratch) reset() {
 
 // writeBuffers writes what is left of sc's frames in one writev.
 func (c *Conn) writeBuffers(nc net.Conn, sc *frameScratch) error {
-	c.wsMu.Lock()
+	if sc.holding { // the rest of a partial write: the lock came with sc
+		sc.holding = false
+	} else {
+		c.wsMu.Lock()
+	}
 	c.renewDeadlineLocked(nc)
 	_, err := sc.out.WriteTo(nc) // consumes sc.out
 	c.wsMu.Unlock()
