@@ -197,7 +197,7 @@ func (c *Conn) setOnShutdown(f func()) {
 // Send returns [ErrClosed] once the connection has ended, and closes the
 // connection with [ReasonSlowClient] when its send queue is full.
 func (c *Conn) Send(m Message) error {
-	return c.sendMessages([]Message{m}, false)
+	return c.send(packet{typ: packetMessage, data: m.Data, binary: m.Binary}, false)
 }
 
 var errQueueFull = errors.New("sio: send queue full")

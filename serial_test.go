@@ -46,31 +46,14 @@ func TestSerialHeldHandler(t *testing.T) {
 				record("held")
 			})
 			On(main, "seq", func(ctx context.Context, s *Socket, v int) { record("seq" + strconv.Itoa(v)) })
-			asked := make(chan string, 1)
-			On(rs.ns("/other"), "ask", func(ctx context.Context, s *Socket, _ any) {
-				a, err := s.EmitWithAck(ctx, "question")
-				var answer string
-				if err == nil {
-					err = a.Decode(0, &answer)
-				}
-				if err != nil {
-					answer = err.Error()
-				}
-				asked <- answer
-			})
+			asked := serialOnAsk(rs.ns("/other"))
 
 			c := rs.dial(t, mode)
 			if _, err := c.connect("/other"); err != nil {
 				t.Fatal(err)
 			}
 			conn := rs.conn(c.sid)
-			// The CONNECTs ran on the sockets' executors, which linger a
-			// moment: once they are gone, an event may run on the reader.
-			relWaitUntil(t, "the executors are idle", func() bool {
-				rs.srv.running.mu.Lock()
-				defer rs.srv.running.mu.Unlock()
-				return rs.srv.running.n == 0
-			})
+			serialExecutorsIdle(t, rs)
 			if err := c.sendOK(relText(`42["hold"]`), relText(`42["seq",1]`), relText(`42["seq",2]`)); err != nil {
 				t.Fatal(err)
 			}
@@ -83,28 +66,7 @@ func TestSerialHeldHandler(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := c.sendOK(relText(`42/other,["ask"]`)); err != nil {
-				t.Fatal(err)
-			}
-			f, err := c.nextMsg()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var id int
-			if _, err := fmt.Sscanf(f.text, `42/other,%d["question"]`, &id); err != nil {
-				t.Fatalf("got %v; want 42/other,<id>[\"question\"]", f)
-			}
-			if err := c.sendOK(relText(fmt.Sprintf(`43/other,%d["answer"]`, id))); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case a := <-asked:
-				if a != "answer" {
-					t.Fatalf("EmitWithAck from a handler got %q; want answer", a)
-				}
-			case <-time.After(relWait):
-				t.Fatal("EmitWithAck from a handler did not return")
-			}
+			serialAsk(t, c, "/other", asked)
 			rs.expectOpen(t, c.sid)
 			if got := recorded(); !slices.Equal(got, []string{"hold"}) {
 				t.Fatalf("while hold runs, the socket handled %v; want only hold", got)
@@ -142,50 +104,74 @@ func TestSerialEmitWithAckOnReader(t *testing.T) {
 	for _, mode := range []string{"websocket", "upgrade"} {
 		t.Run(mode, func(t *testing.T) {
 			rs := relStart(t)
-			asked := make(chan string, 1)
-			On(rs.ns("/"), "ask", func(ctx context.Context, s *Socket, _ any) {
-				a, err := s.EmitWithAck(ctx, "question")
-				var answer string
-				if err == nil {
-					err = a.Decode(0, &answer)
-				}
-				if err != nil {
-					answer = err.Error()
-				}
-				asked <- answer
-			})
+			asked := serialOnAsk(rs.ns("/"))
 			c := rs.dial(t, mode)
 			conn := rs.conn(c.sid)
-			relWaitUntil(t, "the executors are idle", func() bool {
-				rs.srv.running.mu.Lock()
-				defer rs.srv.running.mu.Unlock()
-				return rs.srv.running.n == 0
-			})
-			if err := c.sendOK(relText(`42["ask"]`)); err != nil {
-				t.Fatal(err)
-			}
-			f, err := c.nextMsg()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var id int
-			if _, err := fmt.Sscanf(f.text, `42%d["question"]`, &id); err != nil {
-				t.Fatalf("got %v; want 42<id>[\"question\"]", f)
-			}
-			if err := c.sendOK(relText(fmt.Sprintf(`43%d["answer"]`, id))); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case a := <-asked:
-				if a != "answer" {
-					t.Fatalf("EmitWithAck from a handler on the reader got %q; want answer", a)
-				}
-			case <-time.After(relWait):
-				t.Fatal("EmitWithAck from a handler on the reader did not return: the reader was not handed on")
-			}
+			serialExecutorsIdle(t, rs)
+			serialAsk(t, c, "/", asked)
 			if gen := conn.inline.Load(); gen < 2 {
 				t.Fatalf("ask did not run on the reader (gen %d)", gen)
 			}
 		})
 	}
+}
+
+// serialOnAsk has ns handle "ask": the handler asks its client "question"
+// with EmitWithAck and sends the answer, or the error, on the channel
+// returned.
+func serialOnAsk(ns *Namespace) <-chan string {
+	asked := make(chan string, 1)
+	On(ns, "ask", func(ctx context.Context, s *Socket, _ any) {
+		a, err := s.EmitWithAck(ctx, "question")
+		var answer string
+		if err == nil {
+			err = a.Decode(0, &answer)
+		}
+		if err != nil {
+			answer = err.Error()
+		}
+		asked <- answer
+	})
+	return asked
+}
+
+// serialAsk has client c send "ask" in namespace nsp, answers the question
+// the handler then asks with "answer", and checks that the handler's
+// EmitWithAck returned it.
+func serialAsk(t *testing.T, c *relClient, nsp string, asked <-chan string) {
+	t.Helper()
+	if err := c.sendOK(relText("42" + relNsp(nsp) + `["ask"]`)); err != nil {
+		t.Fatal(err)
+	}
+	f, err := c.nextMsg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id int
+	if _, err := fmt.Sscanf(f.text, "42"+relNsp(nsp)+`%d["question"]`, &id); err != nil {
+		t.Fatalf("got %v; want 42%s<id>[\"question\"]", f, relNsp(nsp))
+	}
+	if err := c.sendOK(relText(fmt.Sprintf("43%s%d[\"answer\"]", relNsp(nsp), id))); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-asked:
+		if a != "answer" {
+			t.Fatalf("EmitWithAck from a handler got %q; want answer", a)
+		}
+	case <-time.After(relWait):
+		t.Fatal("EmitWithAck from a handler did not return: was the reader handed on?")
+	}
+}
+
+// serialExecutorsIdle waits until no socket executor runs. The CONNECTs
+// run on the sockets' executors, which linger a moment: once they are
+// gone, an event may run on the reader.
+func serialExecutorsIdle(t *testing.T, rs *relServer) {
+	t.Helper()
+	relWaitUntil(t, "the executors are idle", func() bool {
+		rs.srv.running.mu.Lock()
+		defer rs.srv.running.mu.Unlock()
+		return rs.srv.running.n == 0
+	})
 }

@@ -42,7 +42,7 @@ const readerIdle = time.Second
 // returned.
 func (e *Engine) runWebSocket(c *Conn, rd *wsReader) {
 	c.rd = rd
-	go c.readLoop(rd)
+	go c.readLoop()
 }
 
 // newWSReader returns a reader of nc's frames for c, which answers pings.
@@ -169,7 +169,8 @@ func (c *Conn) probe(nc net.Conn, rd *wsReader) bool {
 //
 // The reader also runs event handlers itself when it can (runInline), and
 // hands the reading to a new goroutine when one holds it too long.
-func (c *Conn) readLoop(rd *wsReader) {
+func (c *Conn) readLoop() {
+	rd := c.rd
 	handled := false
 	for {
 		var err error
@@ -178,7 +179,7 @@ func (c *Conn) readLoop(rd *wsReader) {
 			err = rd.fill(1)
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				rd.nc.SetReadDeadline(time.Time{})
-				go c.readLoop(rd)
+				go c.readLoop()
 				return
 			}
 			rd.nc.SetReadDeadline(time.Time{})
@@ -254,7 +255,7 @@ func (c *Conn) runInline(f func()) bool {
 // handler calls it before it waits for the client.
 func (c *Conn) releaseReader() {
 	if gen := c.inline.Load(); gen%2 == 1 && c.inline.CompareAndSwap(gen, gen+1) {
-		go c.readLoop(c.rd)
+		go c.readLoop()
 	}
 }
 
